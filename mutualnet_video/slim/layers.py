@@ -1,0 +1,189 @@
+"""Width-switchable Conv3d, BatchNorm3d and Linear.
+
+Each keeps the full-size parameters of the layer it replaces (same names, so state dicts are
+unchanged) and, at the current width, computes with the active slice only. At width 1.0 every layer
+runs the parent class's own forward, so the converted model is numerically the original.
+"""
+from typing import Dict, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .rule import ChannelSpec, Selection, channel_selection, full_spec, selection_size
+
+
+def _take(tensor: torch.Tensor, dim: int, selection: Selection) -> torch.Tensor:
+    """The active part of ``tensor`` along ``dim``: a view for a prefix, a gather otherwise."""
+    if isinstance(selection, int):
+        return tensor.narrow(dim, 0, selection)
+    return tensor.index_select(dim, selection.to(tensor.device))
+
+
+class SlimMixin:
+    """Width state shared by the slim layers.
+
+    Attributes:
+        in_spec / out_spec: the segments of the input / output channels (see ``slim.rule``).
+        width: the current width multiplier; ``width_range`` the trained [min, max].
+        divisor: channel rounding of the width rule.
+    """
+
+    def _init_slim(self, in_spec: ChannelSpec, out_spec: ChannelSpec, divisor: int, width_range) -> None:
+        self.in_spec, self.out_spec = tuple(in_spec), tuple(out_spec)
+        self.divisor = divisor
+        self.width_range = tuple(width_range)
+        self.width = 1.0
+        self._selections: Dict[float, Tuple[Selection, Selection]] = {}
+
+    def set_specs(self, in_spec: ChannelSpec = None, out_spec: ChannelSpec = None) -> None:
+        if in_spec is not None:
+            assert sum(s.channels for s in in_spec) == sum(s.channels for s in self.in_spec), in_spec
+            self.in_spec = tuple(in_spec)
+        if out_spec is not None:
+            assert sum(s.channels for s in out_spec) == sum(s.channels for s in self.out_spec), out_spec
+            self.out_spec = tuple(out_spec)
+        self._selections.clear()
+
+    def selections(self, width: float = None) -> Tuple[Selection, Selection]:
+        """(input selection, output selection) at ``width`` (default: the current width)."""
+        width = self.width if width is None else width
+        if width not in self._selections:
+            self._selections[width] = (
+                channel_selection(self.in_spec, width, self.divisor),
+                channel_selection(self.out_spec, width, self.divisor),
+            )
+        return self._selections[width]
+
+    def active_shape(self, width: float = None) -> Tuple[int, int]:
+        """(active input channels, active output channels) at ``width``."""
+        i, o = self.selections(width)
+        return selection_size(i), selection_size(o)
+
+    def is_full(self) -> bool:
+        i, o = self.selections()
+        return isinstance(i, int) and isinstance(o, int) and (i, o) == self.full_shape()
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", width={self.width}"
+
+
+class SlimConv3d(SlimMixin, nn.Conv3d):
+    """Conv3d whose active input/output channels follow the width.
+
+    Dense convs slice both channel axes. A grouped conv (depthwise/channel-wise included) keeps
+    its channels per group and runs fewer groups: at width w it has
+    ``active_out / (out_channels / groups)`` groups.
+    """
+
+    @classmethod
+    def from_dense(cls, conv: nn.Conv3d, divisor: int = 8, width_range=(0.25, 1.0)) -> "SlimConv3d":
+        if conv.padding_mode != "zeros":
+            raise ValueError(f"SlimConv3d supports padding_mode='zeros' only, got {conv.padding_mode}")
+        new = cls(
+            conv.in_channels, conv.out_channels, conv.kernel_size, stride=conv.stride, padding=conv.padding,
+            dilation=conv.dilation, groups=conv.groups, bias=conv.bias is not None,
+            device="meta",
+        )
+        new.weight, new.bias = conv.weight, conv.bias
+        new._init_slim(full_spec(conv.in_channels), full_spec(conv.out_channels), divisor, width_range)
+        return new
+
+    def full_shape(self) -> Tuple[int, int]:
+        return self.in_channels, self.out_channels
+
+    def active_groups(self, width: float = None) -> int:
+        if self.groups == 1:
+            return 1
+        n_in, n_out = self.active_shape(width)
+        per_group_out = self.out_channels // self.groups
+        per_group_in = self.in_channels // self.groups
+        if n_out % per_group_out or n_out // per_group_out * per_group_in != n_in:
+            raise ValueError(
+                f"grouped conv {self.in_channels}->{self.out_channels} (groups={self.groups}) cannot run "
+                f"with {n_in}->{n_out} active channels: the width rule must keep whole groups"
+            )
+        return n_out // per_group_out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: (N, C_in_active, T, H, W) -> (N, C_out_active, T', H', W')
+        if self.is_full():
+            return super().forward(x)
+        in_sel, out_sel = self.selections()
+        weight = _take(self.weight, 0, out_sel)
+        if self.groups == 1:
+            weight = _take(weight, 1, in_sel)
+        bias = None if self.bias is None else _take(self.bias, 0, out_sel)
+        return F.conv3d(x, weight, bias, self.stride, self.padding, self.dilation, self.active_groups())
+
+
+class SlimBatchNorm3d(SlimMixin, nn.BatchNorm3d):
+    """BatchNorm3d over the active channels, sharing affine parameters and running statistics
+    across widths (statistics are re-calibrated per sub-network config after training)."""
+
+    @classmethod
+    def from_dense(cls, bn: nn.BatchNorm3d, divisor: int = 8, width_range=(0.25, 1.0)) -> "SlimBatchNorm3d":
+        new = cls(bn.num_features, eps=bn.eps, momentum=bn.momentum, affine=bn.affine,
+                  track_running_stats=bn.track_running_stats, device="meta")
+        for name, p in bn.named_parameters(recurse=False):
+            setattr(new, name, p)
+        for name, b in bn.named_buffers(recurse=False):
+            setattr(new, name, b)
+        new.train(bn.training)
+        new._init_slim(full_spec(bn.num_features), full_spec(bn.num_features), divisor, width_range)
+        return new
+
+    def set_specs(self, in_spec: ChannelSpec = None, out_spec: ChannelSpec = None) -> None:
+        spec = out_spec if out_spec is not None else in_spec
+        super().set_specs(spec, spec)
+
+    def full_shape(self) -> Tuple[int, int]:
+        return self.num_features, self.num_features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: (N, C_active, T, H, W) -> same shape
+        if self.is_full():
+            return super().forward(x)
+        _, sel = self.selections()
+        if not isinstance(sel, int):
+            raise NotImplementedError("SlimBatchNorm3d needs its active channels to be a prefix")
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked.add_(1)
+            factor = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
+        use_batch_stats = self.training or self.running_mean is None
+        track = self.running_mean is not None and (not self.training or self.track_running_stats)
+        return F.batch_norm(
+            x,
+            self.running_mean[:sel] if track else None,  # views: updates land in the full buffers
+            self.running_var[:sel] if track else None,
+            None if self.weight is None else self.weight[:sel],
+            None if self.bias is None else self.bias[:sel],
+            use_batch_stats, factor, self.eps,
+        )
+
+
+class SlimLinear(SlimMixin, nn.Linear):
+    """Linear over the active input features; the class output usually stays full."""
+
+    @classmethod
+    def from_dense(cls, linear: nn.Linear, divisor: int = 8, width_range=(0.25, 1.0)) -> "SlimLinear":
+        new = cls(linear.in_features, linear.out_features, bias=linear.bias is not None, device="meta")
+        new.weight, new.bias = linear.weight, linear.bias
+        new._init_slim(full_spec(linear.in_features), full_spec(linear.out_features), divisor, width_range)
+        return new
+
+    def full_shape(self) -> Tuple[int, int]:
+        return self.in_features, self.out_features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: (..., F_in_active) -> (..., F_out_active)
+        if self.is_full():
+            return super().forward(x)
+        in_sel, out_sel = self.selections()
+        weight = _take(_take(self.weight, 0, out_sel), 1, in_sel)
+        bias = None if self.bias is None else _take(self.bias, 0, out_sel)
+        return F.linear(x, weight, bias)
+
+
+SLIM_LAYERS = {nn.Conv3d: SlimConv3d, nn.BatchNorm3d: SlimBatchNorm3d, nn.Linear: SlimLinear}
