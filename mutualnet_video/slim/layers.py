@@ -105,6 +105,11 @@ class SlimConv3d(SlimMixin, nn.Conv3d):
             )
         return n_out // per_group_out
 
+    def active_num_params(self, width: float) -> int:
+        n_in, n_out = self.active_shape(width)
+        per_filter = n_in // self.active_groups(width) * self.weight[0, 0].numel()
+        return n_out * per_filter + (n_out if self.bias is not None else 0)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: (N, C_in_active, T, H, W) -> (N, C_out_active, T', H', W')
         if self.is_full():
@@ -139,6 +144,9 @@ class SlimBatchNorm3d(SlimMixin, nn.BatchNorm3d):
 
     def full_shape(self) -> Tuple[int, int]:
         return self.num_features, self.num_features
+
+    def active_num_params(self, width: float) -> int:
+        return self.active_shape(width)[1] * (2 if self.affine else 0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: (N, C_active, T, H, W) -> same shape
@@ -175,6 +183,10 @@ class SlimLinear(SlimMixin, nn.Linear):
 
     def full_shape(self) -> Tuple[int, int]:
         return self.in_features, self.out_features
+
+    def active_num_params(self, width: float) -> int:
+        n_in, n_out = self.active_shape(width)
+        return n_out * n_in + (n_out if self.bias is not None else 0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: (..., F_in_active) -> (..., F_out_active)

@@ -43,3 +43,14 @@ def width(model: nn.Module, w: float):
         yield model
     finally:
         set_width(model, previous)
+
+
+def active_num_params(model: nn.Module, w: float) -> int:
+    """Parameters used by the sub-network at width ``w`` (slim layers count their active slice)."""
+    total = 0
+    for module in model.modules():
+        if isinstance(module, SlimMixin):
+            total += module.active_num_params(w)
+        else:
+            total += sum(p.numel() for p in module.parameters(recurse=False))
+    return total

@@ -1,0 +1,256 @@
+"""Helpers shared by the data_prep scripts.
+
+- listing videos under a folder (:func:`list_videos`),
+- atomic outputs: write to a hidden ``.<name>.part`` path, rename when complete, so a killed run
+  never leaves a half file that a resumed run would take as done (:func:`atomic_output`),
+- the worker pool with a progress bar, where one failing item does not stop the others
+  (:func:`run_tasks`),
+- H.264 encoding (:func:`encode_h264`),
+- the command-line frame: ``--jobs`` and turning :class:`DataPrepError` into a message and a
+  non-zero exit code (:func:`run_cli`).
+"""
+import argparse
+import contextlib
+import functools
+import json
+import multiprocessing
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, List, Optional, Sequence, Union
+
+import av
+import numpy as np
+from tqdm import tqdm
+
+VIDEO_EXTENSIONS = (".mp4", ".webm", ".mkv", ".avi", ".mov")
+PART_SUFFIX = ".part"
+
+
+class DataPrepError(Exception):
+    """A problem the user can fix (bad argument, missing input): printed without a traceback."""
+
+
+# --------------------------------------------------------------------------- command line
+def default_jobs() -> int:
+    """The number of CPU cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def add_jobs_argument(parser: argparse.ArgumentParser) -> None:
+    """Add ``--jobs`` (worker processes, default: the number of usable CPU cores)."""
+    parser.add_argument(
+        "--jobs", "-j", type=int, default=default_jobs(),
+        help="worker processes (default: number of usable CPU cores, here %(default)s); 1 = no pool",
+    )
+
+
+def run_cli(main: Callable[[Optional[Sequence[str]]], int], argv: Optional[Sequence[str]] = None) -> None:
+    """Run a script's ``main(argv)`` and exit with its status.
+
+    :class:`DataPrepError` becomes ``error: <message>`` on stderr and exit status 1; Ctrl-C exits
+    with 130. Other exceptions keep their traceback (they are bugs, not user errors).
+    """
+    try:
+        status = main(argv)
+    except DataPrepError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        status = 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        status = 130
+    sys.exit(status)
+
+
+# --------------------------------------------------------------------------- files
+def list_videos(root: Union[str, Path], extensions: Sequence[str] = VIDEO_EXTENSIONS) -> List[Path]:
+    """Video files under ``root`` (recursive), as sorted paths relative to ``root``.
+
+    Hidden files and folders (names starting with ``.``, e.g. unfinished ``.x.mp4.part`` outputs)
+    are skipped; the extension match is case-insensitive.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DataPrepError(f"not a folder: {root}")
+    extensions = tuple(e.lower() for e in extensions)
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in files:
+            if not name.startswith(".") and name.lower().endswith(extensions):
+                found.append(Path(folder, name).relative_to(root))
+    return sorted(found, key=lambda p: p.as_posix())
+
+
+def part_path(path: Union[str, Path]) -> Path:
+    """The temporary name used while ``path`` is being written: ``<dir>/.<name>.part``."""
+    path = Path(path)
+    return path.with_name(f".{path.name}{PART_SUFFIX}")
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+@contextlib.contextmanager
+def atomic_output(path: Union[str, Path]) -> Iterator[Path]:
+    """Yield a temporary path to write ``path`` (a file or a folder) to; rename it when done.
+
+    A leftover temporary from a killed run is removed first; on an exception the temporary is
+    removed and the exception propagates, so ``path`` only ever exists complete.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = part_path(path)
+    _remove(tmp)
+    try:
+        yield tmp
+    except BaseException:
+        _remove(tmp)
+        raise
+    os.replace(tmp, path)
+
+
+def write_text_atomic(path: Union[str, Path], text: str) -> None:
+    """Write ``text`` to ``path`` atomically (UTF-8)."""
+    with atomic_output(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_lines(path: Union[str, Path], lines: Iterable[str]) -> None:
+    """Write one line per item (``\\n``-terminated) atomically."""
+    write_text_atomic(path, "".join(line + "\n" for line in lines))
+
+
+def write_json(path: Union[str, Path], obj: Any) -> None:
+    """Write ``obj`` as indented JSON atomically (keys in insertion order)."""
+    write_text_atomic(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+
+
+def read_json(path: Union[str, Path]) -> Any:
+    """Read a JSON file, with an error message that names the file."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise DataPrepError(f"file not found: {path}") from None
+    except json.JSONDecodeError as exc:
+        raise DataPrepError(f"{path} is not valid JSON: {exc}") from None
+
+
+def check_separator_free(paths: Iterable[str], sep: str) -> None:
+    """Raise if a csv path contains the ``path label`` separator (PySlowFast splits on it)."""
+    bad = [p for p in paths if sep in p]
+    if bad:
+        raise DataPrepError(
+            f"{len(bad)} path(s) contain the separator {sep!r} (e.g. {bad[0]!r}); PySlowFast-style "
+            f"loaders split each line on it. Rename those files or folders, or choose another "
+            f"separator with --sep and set DATA.PATH_LABEL_SEPARATOR to it."
+        )
+
+
+# --------------------------------------------------------------------------- parallel work
+@dataclass(frozen=True)
+class TaskResult:
+    """What became of one task: ``value`` returned by the worker, or ``error`` (a message)."""
+
+    task: Any
+    value: Any = None
+    error: Optional[str] = None
+
+
+def _call_worker(worker: Callable[[Any], Any], task: Any) -> TaskResult:
+    try:
+        return TaskResult(task, value=worker(task))
+    except Exception as exc:  # noqa: BLE001 - one bad item must not stop the others
+        return TaskResult(task, error=f"{type(exc).__name__}: {exc}")
+
+
+def run_tasks(
+    worker: Callable[[Any], Any],
+    tasks: Sequence[Any],
+    *,
+    jobs: int,
+    desc: str,
+    unit: str = "video",
+    progress: bool = True,
+) -> List[TaskResult]:
+    """Run ``worker(task)`` for every task, in ``jobs`` processes, with a progress bar.
+
+    Results come back in task order. An exception in a worker becomes that task's ``error``.
+    ``worker`` must be a module-level function (it is pickled to the pool); ``jobs <= 1`` runs
+    everything in this process.
+    """
+    call = functools.partial(_call_worker, worker)
+    bar = dict(total=len(tasks), desc=desc, unit=unit, disable=not progress, dynamic_ncols=True)
+    if jobs <= 1 or len(tasks) <= 1:
+        return [call(task) for task in tqdm(tasks, **bar)]
+    with multiprocessing.Pool(min(jobs, len(tasks))) as pool:
+        return list(tqdm(pool.imap(call, tasks, chunksize=1), **bar))
+
+
+def report_failures(results: Sequence[TaskResult], what: str, limit: int = 20) -> int:
+    """Print the failed tasks (at most ``limit``) to stderr; return how many failed."""
+    failed = [r for r in results if r.error is not None]
+    for r in failed[:limit]:
+        print(f"failed: {r.task}: {r.error}", file=sys.stderr)
+    if len(failed) > limit:
+        print(f"... and {len(failed) - limit} more", file=sys.stderr)
+    if failed:
+        print(f"{len(failed)} of {len(results)} {what} failed", file=sys.stderr)
+    return len(failed)
+
+
+# --------------------------------------------------------------------------- video
+def encode_h264(
+    path: Union[str, Path],
+    frames: Iterable[Union[av.VideoFrame, np.ndarray]],
+    fps: Union[int, Fraction],
+    *,
+    crf: int = 23,
+    preset: str = "medium",
+) -> int:
+    """Encode ``frames`` to an H.264 mp4 at ``path`` (libx264, yuv420p, constant frame rate).
+
+    Frames are ``av.VideoFrame`` or RGB ``uint8`` arrays ``(H, W, 3)``, all of one even size. The
+    encoder runs on one thread, so the same frames always give the same bytes. The container
+    format is given explicitly, so ``path`` may have any name (e.g. a ``.part`` temporary).
+    Returns the number of frames written.
+    """
+    count, rate = 0, Fraction(fps)
+    with av.open(str(path), "w", format="mp4") as container:
+        stream = None
+        for frame in frames:
+            if isinstance(frame, np.ndarray):
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+            if stream is None:
+                if frame.width % 2 or frame.height % 2:
+                    raise ValueError(f"H.264 yuv420p needs even dimensions, got {frame.width}x{frame.height}")
+                stream = container.add_stream("libx264", rate=rate)
+                stream.width, stream.height, stream.pix_fmt = frame.width, frame.height, "yuv420p"
+                stream.codec_context.thread_count = 1
+                stream.options = {"crf": str(crf), "preset": preset}
+            frame.pts, frame.time_base = count, 1 / rate
+            container.mux(stream.encode(frame))
+            count += 1
+        if stream is None:
+            raise ValueError("no frames to encode")
+        container.mux(stream.encode(None))
+    return count
+
+
+def video_rate(stream: av.video.stream.VideoStream, default: int = 30) -> Fraction:
+    """The stream's frame rate (average, else guessed, else ``default``)."""
+    for rate in (stream.average_rate, stream.guessed_rate):
+        if rate:
+            return Fraction(rate)
+    return Fraction(default)

@@ -1,0 +1,96 @@
+"""Which sub-network configs are trained at each step: ``ConfigSampler``.
+
+The configs of a step are a function of ``(RNG_SEED, step)`` only, so every rank of a distributed
+run trains exactly the same configs at the same step, with no communication, and a resumed run
+continues with the configs it would have drawn.
+"""
+import math
+import random
+from typing import List
+
+from fvcore.common.config import CfgNode
+
+from ..config import ConfigError, SubnetConfig
+from ..models.inputs import full_subnet
+
+# Random widths lie on this grid: it matches the two decimals of a config's name (``w0.53``), and
+# keeps the slim layers' per-width caches bounded. The width rule itself moves in coarser steps.
+WIDTH_GRID = 0.01
+# Default spatial ladder, relative to the full crop: MutualNet's 224, 192, 160, 128.
+CROP_RATIOS = (1.0, 6 / 7, 5 / 7, 4 / 7)
+# Default temporal ladder, relative to the full frame count.
+FRAME_RATIOS = (1.0, 3 / 4, 1 / 2)
+
+
+def crop_sizes(cfg: CfgNode) -> List[int]:
+    """MUTUALNET.CROP_SIZES, descending; if empty, the full crop times ``CROP_RATIOS`` rounded to a
+    multiple of 8 (224 -> 224, 192, 160, 128; 160 -> 160, 136, 112, 88)."""
+    full = cfg.DATA.TRAIN_CROP_SIZE
+    sizes = cfg.MUTUALNET.CROP_SIZES or [max(8, round(full * r / 8) * 8) for r in CROP_RATIOS]
+    return _ladder(sizes, full, "MUTUALNET.CROP_SIZES", "DATA.TRAIN_CROP_SIZE")
+
+
+def frame_counts(cfg: CfgNode) -> List[int]:
+    """MUTUALNET.NUM_FRAMES_LIST, descending; if empty, the full frames times ``FRAME_RATIOS``
+    (16 -> 16, 12, 8). For SlowFast these count Slow-pathway frames."""
+    full = full_subnet(cfg).frames
+    counts = cfg.MUTUALNET.NUM_FRAMES_LIST or [max(1, round(full * r)) for r in FRAME_RATIOS]
+    return _ladder(counts, full, "MUTUALNET.NUM_FRAMES_LIST", "the full config's frames")
+
+
+def _ladder(values, full: int, key: str, full_name: str) -> List[int]:
+    values = sorted({int(v) for v in values}, reverse=True)
+    if values[0] > full or values[-1] < 1:
+        raise ConfigError(f"{key} = {values} must lie in [1, {full}] ({full_name}): sub-network "
+                          "inputs are derived by downscaling the full clip")
+    return values
+
+
+class ConfigSampler:
+    """Samples the sub-network configs of one training step, following ``MUTUALNET.MODE``.
+
+    - ``mutualnet``: the full config (max width, full crop and frames), then ``NUM_SUBNETS`` others:
+      the min width plus random widths in ``WIDTH_RANGE`` (sandwich rule), each with a crop and a
+      frame count drawn from ``crop_sizes`` / ``frame_counts`` (the min width gets the smallest
+      input if ``MIN_WIDTH_SMALLEST_INPUT``).
+    - ``sandwich``: the same widths, every config at the full input (US-Nets).
+    - ``static``: the full config only (the baseline).
+
+    The list is ``[full] + others sorted by width, descending``, as in MutualNet's 2D code.
+
+    Args:
+        cfg: the config tree (MUTUALNET group, DATA sizes, RNG_SEED).
+        seed: overrides ``cfg.RNG_SEED``.
+    """
+
+    def __init__(self, cfg: CfgNode, seed: int = None):
+        self.mode = cfg.MUTUALNET.MODE
+        self.seed = cfg.RNG_SEED if seed is None else seed
+        self.min_width, self.max_width = cfg.MUTUALNET.WIDTH_RANGE
+        self.num_subnets = cfg.MUTUALNET.NUM_SUBNETS
+        self.min_width_smallest_input = cfg.MUTUALNET.MIN_WIDTH_SMALLEST_INPUT
+        self.full = full_subnet(cfg)
+        if self.mode == "sandwich":
+            self.crops, self.frames = [self.full.crop], [self.full.frames]
+        else:
+            self.crops, self.frames = crop_sizes(cfg), frame_counts(cfg)
+        self.smallest = (
+            self.full if self.mode == "static"
+            else SubnetConfig(self.min_width, self.crops[-1], self.frames[-1])
+        )
+
+    def sample(self, step: int) -> List[SubnetConfig]:
+        """The configs of training step ``step`` (full config first)."""
+        if self.mode == "static" or self.num_subnets == 0:
+            return [self.full]
+        rng = random.Random(self.seed * 1_000_003 + step)
+        lo = math.ceil(self.min_width / WIDTH_GRID - 1e-6)
+        hi = max(lo, math.floor(self.max_width / WIDTH_GRID + 1e-6))
+        widths = sorted((min(rng.randint(lo, hi) * WIDTH_GRID, self.max_width)
+                         for _ in range(self.num_subnets - 1)), reverse=True)
+        subs = [SubnetConfig(w, rng.choice(self.crops), rng.choice(self.frames)) for w in widths]
+        if self.min_width_smallest_input:
+            subs.append(self.smallest)
+        else:
+            subs.append(SubnetConfig(self.min_width, rng.choice(self.crops), rng.choice(self.frames)))
+        return [self.full] + subs
