@@ -1,0 +1,128 @@
+"""BatchNorm re-calibration per sub-network config, and the bank that keeps the results.
+
+A slimmable network's BN statistics depend on width, crop and frame count; the shared running
+statistics left by training fit none of them. ``calibrate_bn`` resets them and recomputes them on
+training clips with the weights frozen: BN layers in train mode with ``momentum=None`` (cumulative
+average over batches), everything else in eval mode, no gradients. ``BNBank`` keeps each config's
+statistics (only the active channels), so evaluation and export never calibrate a config twice.
+"""
+from typing import Callable, Dict, Iterable, Iterator, Optional
+
+import torch
+import torch.nn as nn
+
+from ..config.subnet import SubnetConfig
+from ..slim import SlimMixin, width as at_width
+
+Stats = Dict[str, Dict[str, torch.Tensor]]  # BN module name -> {"mean", "var"}
+
+
+def batch_norms(model: nn.Module) -> Iterator[tuple]:
+    return ((n, m) for n, m in model.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm))
+
+
+def _active(bn: nn.Module) -> int:
+    return bn.active_shape()[1] if isinstance(bn, SlimMixin) else bn.num_features
+
+
+@torch.no_grad()
+def calibrate_bn(
+    model: nn.Module,
+    batches: Iterable,
+    sub: SubnetConfig,
+    num_batches: int,
+    forward: Optional[Callable[[nn.Module, object], object]] = None,
+) -> Stats:
+    """Recompute BN running statistics of ``model`` at ``sub`` and return them.
+
+    Args:
+        model: the slimmable model (unwrapped); its weights are not changed.
+        batches: model inputs already at ``sub``'s frames and crop (see ``derive_input``).
+        sub: the config; the model runs at ``sub.width``.
+        num_batches: how many batches to use (BN.NUM_BATCHES_PRECISE); fewer if ``batches`` ends.
+        forward: ``forward(model, batch)``; default ``model(batch)``.
+    Returns:
+        ``{bn_name: {"mean": (C_active,), "var": (C_active,)}}``, also left in the model's buffers.
+    """
+    forward = forward or (lambda m, x: m(x))
+    bns = dict(batch_norms(model))
+    was_training = model.training
+    momenta = {name: bn.momentum for name, bn in bns.items()}
+    model.eval()
+    used = 0
+    try:
+        with at_width(model, sub.width):
+            for bn in bns.values():
+                bn.reset_running_stats()
+                bn.momentum = None  # cumulative average
+                bn.train()
+            for batch in batches:
+                if used == num_batches:
+                    break
+                forward(model, batch)
+                used += 1
+            if used == 0:
+                raise ValueError(f"BN calibration of {sub} got no batches")
+            stats = {name: {"mean": bn.running_mean[: _active(bn)].clone(),
+                            "var": bn.running_var[: _active(bn)].clone()} for name, bn in bns.items()}
+    finally:
+        for name, bn in bns.items():
+            bn.momentum = momenta[name]
+        model.train(was_training)
+    return stats
+
+
+class BNBank:
+    """Calibrated BN statistics per sub-network config, keyed by ``str(SubnetConfig)``.
+
+    ``state_dict()`` holds only tensors, str keys and ints, so it is saved inside a ``.pyth``
+    checkpoint and loads with ``torch.load(weights_only=True)``.
+    """
+
+    def __init__(self, entries: Optional[Dict[str, dict]] = None):
+        self.entries: Dict[str, dict] = dict(entries or {})
+
+    def __contains__(self, sub: SubnetConfig) -> bool:
+        return str(sub) in self.entries
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def configs(self):
+        return [SubnetConfig.parse(k) for k in self.entries]
+
+    def add(self, sub: SubnetConfig, stats: Stats, num_batches: int) -> None:
+        self.entries[str(sub)] = {"stats": stats, "num_batches": int(num_batches)}
+
+    def num_batches(self, sub: SubnetConfig) -> int:
+        return self.entries[str(sub)]["num_batches"]
+
+    @torch.no_grad()
+    def apply(self, model: nn.Module, sub: SubnetConfig) -> None:
+        """Load ``sub``'s statistics into the model's BN buffers (the active channels)."""
+        if sub not in self:
+            raise KeyError(f"no calibrated BN statistics for {sub}; calibrated: {sorted(self.entries)}")
+        stats = self.entries[str(sub)]["stats"]
+        for name, bn in batch_norms(model):
+            if name not in stats:
+                raise KeyError(f"BN bank entry {sub} has no statistics for layer {name}")
+            n = stats[name]["mean"].numel()
+            bn.running_mean[:n].copy_(stats[name]["mean"])
+            bn.running_var[:n].copy_(stats[name]["var"])
+
+    def calibrate(self, model: nn.Module, batches: Iterable, sub: SubnetConfig, num_batches: int,
+                  forward=None) -> bool:
+        """Apply ``sub``'s statistics, calibrating first if the bank lacks them (or has fewer
+        batches than asked). Returns True if it calibrated."""
+        if sub in self and self.num_batches(sub) >= num_batches:
+            self.apply(model, sub)
+            return False
+        self.add(sub, calibrate_bn(model, batches, sub, num_batches, forward), num_batches)
+        return True
+
+    def state_dict(self) -> dict:
+        return {"entries": self.entries}
+
+    @classmethod
+    def from_state_dict(cls, state: Optional[dict]) -> "BNBank":
+        return cls((state or {}).get("entries"))

@@ -1,0 +1,138 @@
+"""BN calibration per config, the bank, the Pareto frontier, the budget query and the plot."""
+import pytest
+import torch
+
+from mutualnet_video.budget import BNBank, BudgetError, calibrate_bn, load_rows, pareto_frontier, query, save_rows
+from mutualnet_video.budget.calibrate import batch_norms
+from mutualnet_video.budget.plot import plot_curves
+from mutualnet_video.config import SubnetConfig
+from mutualnet_video.models import build_model
+from mutualnet_video.slim import width
+
+from .model_cfgs import x3d_cfg
+
+
+def _tiny():
+    cfg = x3d_cfg("XS", frames=4, crop=64, num_classes=5)
+    cfg.X3D.WIDTH_FACTOR, cfg.X3D.DEPTH_FACTOR, cfg.X3D.DIM_C5 = 1.0, 1.0, 64
+    cfg.MUTUALNET.WIDTH_RANGE = [0.5, 1.0]
+    torch.manual_seed(0)
+    return build_model(cfg)
+
+
+def _batches(sub, n=3, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randn(4, 3, sub.frames, sub.crop, sub.crop, generator=g) * 2 + 0.5 for _ in range(n)]
+
+
+def test_calibration_really_updates_to_the_data_statistics():
+    model = _tiny().eval()  # the classic bug: calibrating a model left in eval mode updated nothing
+    sub = SubnetConfig(0.5, 48, 2)
+    seen = {}
+
+    def keep_input(name):
+        def hook(module, args):
+            x = args[0].transpose(0, 1).reshape(args[0].shape[1], -1).double()
+            seen.setdefault(name, []).append((x.mean(1), x.var(1, unbiased=True)))
+        return hook
+
+    handles = [bn.register_forward_pre_hook(keep_input(n)) for n, bn in batch_norms(model)]
+    before = {n: bn.running_mean.clone() for n, bn in batch_norms(model)}
+    stats = calibrate_bn(model, _batches(sub), sub, num_batches=3)
+    for h in handles:
+        h.remove()
+    assert not model.training and all(bn.momentum == 0.1 for _, bn in batch_norms(model))
+    slimmed = []
+    for name, bn in batch_norms(model):
+        means = torch.stack([m for m, _ in seen[name]])
+        variances = torch.stack([v for _, v in seen[name]])
+        n = means.shape[1]
+        assert stats[name]["mean"].numel() == n <= bn.num_features
+        slimmed.append(n < bn.num_features)
+        # equal batch sizes: the cumulative average of batch means is the mean of all the data
+        torch.testing.assert_close(stats[name]["mean"].double(), means.mean(0), rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(stats[name]["var"].double(), variances.mean(0), rtol=1e-4, atol=1e-5)
+        assert not torch.equal(bn.running_mean[:n], before[name][:n])
+    assert all(slimmed)  # every BN runs at its width-0.5 slice
+
+
+def test_calibrate_bn_stops_at_num_batches_and_rejects_empty():
+    model, sub = _tiny(), SubnetConfig(1.0, 32, 2)
+    calls = []
+    calibrate_bn(model, _batches(sub, n=5), sub, num_batches=2, forward=lambda m, x: calls.append(1) or m(x))
+    assert len(calls) == 2
+    with pytest.raises(ValueError, match="no batches"):
+        calibrate_bn(model, [], sub, num_batches=2)
+
+
+def test_bank_saves_restores_and_does_not_recalibrate(tmp_path):
+    model = _tiny()
+    bank = BNBank()
+    subs = [SubnetConfig(0.5, 32, 2), SubnetConfig(1.0, 64, 4)]
+    for sub in subs:
+        assert bank.calibrate(model, _batches(sub), sub, num_batches=3)
+    assert not bank.calibrate(model, _batches(subs[0]), subs[0], num_batches=3)  # already there
+    x = _batches(subs[0], n=1, seed=7)[0]
+    bank.apply(model, subs[0])
+    with torch.no_grad(), width(model.eval(), 0.5):
+        expected = model(x)
+    torch.save({"bn_bank": bank.state_dict()}, tmp_path / "ckpt.pyth")
+    loaded = BNBank.from_state_dict(torch.load(tmp_path / "ckpt.pyth", weights_only=True)["bn_bank"])
+    assert sorted(map(str, loaded.configs())) == sorted(map(str, subs))
+    fresh = _tiny()
+    fresh.load_state_dict(model.state_dict())
+    loaded.apply(fresh, subs[1])  # a different config's stats first ...
+    loaded.apply(fresh, subs[0])  # ... then the right ones
+    with torch.no_grad(), width(fresh.eval(), 0.5):
+        torch.testing.assert_close(fresh(x), expected)
+    with pytest.raises(KeyError, match="no calibrated BN statistics"):
+        loaded.apply(fresh, SubnetConfig(0.75, 32, 2))
+
+
+ROWS = [
+    {"width": 1.0, "crop": 64, "frames": 8, "gflops": 4.0, "top1": 80.0},
+    {"width": 0.5, "crop": 64, "frames": 8, "gflops": 1.5, "top1": 75.0},
+    {"width": 1.0, "crop": 48, "frames": 8, "gflops": 2.2, "top1": 74.0},  # dominated by the 1.5 one
+    {"width": 0.5, "crop": 32, "frames": 4, "gflops": 0.3, "top1": 60.0},
+    {"width": 0.75, "crop": 56, "frames": 8, "gflops": 3.0, "top1": 79.0},
+    {"width": 0.75, "crop": 48, "frames": 6, "gflops": 3.5, "top1": 79.0},  # ties a cheaper one
+]
+
+
+def test_frontier_drops_dominated_configs_and_is_monotone():
+    frontier = pareto_frontier(ROWS)
+    assert [r["gflops"] for r in frontier] == [0.3, 1.5, 3.0, 4.0]
+    assert all(a["gflops"] < b["gflops"] and a["top1"] < b["top1"] for a, b in zip(frontier, frontier[1:]))
+    for r in ROWS:  # every config off the frontier is dominated by one on it
+        if r not in frontier:
+            assert any(f["gflops"] <= r["gflops"] and f["top1"] >= r["top1"] for f in frontier)
+
+
+def test_query_edges():
+    table = pareto_frontier(ROWS)
+    assert query(table, gflops=4.0)["gflops"] == 4.0
+    assert query(table, gflops=2.9)["gflops"] == 1.5
+    assert query(table, gflops=0.3)["top1"] == 60.0  # exactly at the budget
+    with pytest.raises(BudgetError, match="cheapest is w0.50-c32-t4"):
+        query(table, gflops=0.1)
+    with pytest.raises(ValueError, match="measure-latency"):
+        query(table, latency_ms=10)
+    timed = [dict(r, latency_ms=r["gflops"] * 10) for r in table]
+    assert query(timed, latency_ms=20)["gflops"] == 1.5
+    assert query(timed, gflops=4.0, latency_ms=31)["gflops"] == 3.0
+    with pytest.raises(ValueError, match="needs a budget"):
+        query(table)
+
+
+def test_rows_round_trip_and_plot_is_a_valid_image(tmp_path):
+    save_rows(ROWS, tmp_path / "curve.json", tmp_path / "curve.csv")
+    assert load_rows(tmp_path / "curve.json") == ROWS
+    assert (tmp_path / "curve.csv").read_text().splitlines()[0].startswith("width,crop,frames,gflops")
+    png, pdf = str(tmp_path / "curve.png"), str(tmp_path / "curve.pdf")
+    static = [{"width": 1.0, "crop": 64, "frames": 8, "gflops": 4.0, "top1": 78.0}]
+    plot_curves({"mutualnet": ROWS}, [png, pdf], markers={"static X3D": static})
+    import matplotlib.image as mpimg
+
+    image = mpimg.imread(png)
+    assert image.shape[0] > 300 and image.shape[1] > 500 and image.std() > 0.01  # not blank
+    assert open(pdf, "rb").read(5) == b"%PDF-"
