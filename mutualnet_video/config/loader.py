@@ -108,6 +108,15 @@ def check_cfg(cfg: CfgNode) -> CfgNode:
     return cfg
 
 
+def cfg_from_text(text: str, source: str = "checkpoint") -> CfgNode:
+    """The config dumped as YAML text into a checkpoint or bundle (``cfg.dump()``), validated."""
+    import yaml
+
+    cfg = get_cfg()
+    _merge_checked(cfg, yaml.safe_load(text) or {}, source)
+    return check_cfg(cfg)
+
+
 def load_config(cfg_files: Sequence[str] = (), opts: Sequence[str] = ()) -> CfgNode:
     """Defaults, then each YAML file in order, then ``KEY VALUE`` overrides; validated."""
     cfg = get_cfg()

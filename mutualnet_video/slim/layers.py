@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from .rule import ChannelSpec, Selection, channel_selection, full_spec, selection_size
 
 
-def _take(tensor: torch.Tensor, dim: int, selection: Selection) -> torch.Tensor:
+def take_channels(tensor: torch.Tensor, dim: int, selection: Selection) -> torch.Tensor:
     """The active part of ``tensor`` along ``dim``: a view for a prefix, a gather otherwise."""
     if isinstance(selection, int):
         return tensor.narrow(dim, 0, selection)
@@ -115,10 +115,10 @@ class SlimConv3d(SlimMixin, nn.Conv3d):
         if self.is_full():
             return super().forward(x)
         in_sel, out_sel = self.selections()
-        weight = _take(self.weight, 0, out_sel)
+        weight = take_channels(self.weight, 0, out_sel)
         if self.groups == 1:
-            weight = _take(weight, 1, in_sel)
-        bias = None if self.bias is None else _take(self.bias, 0, out_sel)
+            weight = take_channels(weight, 1, in_sel)
+        bias = None if self.bias is None else take_channels(self.bias, 0, out_sel)
         return F.conv3d(x, weight, bias, self.stride, self.padding, self.dilation, self.active_groups())
 
 
@@ -193,8 +193,8 @@ class SlimLinear(SlimMixin, nn.Linear):
         if self.is_full():
             return super().forward(x)
         in_sel, out_sel = self.selections()
-        weight = _take(_take(self.weight, 0, out_sel), 1, in_sel)
-        bias = None if self.bias is None else _take(self.bias, 0, out_sel)
+        weight = take_channels(take_channels(self.weight, 0, out_sel), 1, in_sel)
+        bias = None if self.bias is None else take_channels(self.bias, 0, out_sel)
         return F.linear(x, weight, bias)
 
 

@@ -108,8 +108,9 @@ def pyslowfast_map(model: nn.Module) -> PySlowFastMap:
                 else:
                     _map_stage(out, pathway, path, f"s{stage}", p)
             if isinstance(fusion, FuseFastToSlow):
-                _leaf(out, fusion.conv_fast_to_slow, f"{ours}.multipathway_fusion.conv_fast_to_slow", f"s{stage}_fuse.conv_f2s")
-                _leaf(out, fusion.norm, f"{ours}.multipathway_fusion.norm", f"s{stage}_fuse.bn")
+                fuse = f"{ours}.multipathway_fusion"
+                _leaf(out, fusion.conv_fast_to_slow, f"{fuse}.conv_fast_to_slow", f"s{stage}_fuse.conv_f2s")
+                _leaf(out, fusion.norm, f"{fuse}.norm", f"s{stage}_fuse.bn")
         elif isinstance(block, ResNetBasicHead):
             _map_head(out, block, ours)
     unmapped = sorted(set(model.state_dict()) - set(out.names))
