@@ -5,13 +5,16 @@
   never leaves a half file that a resumed run would take as done (:func:`atomic_output`),
 - the worker pool with a progress bar, where one failing item does not stop the others
   (:func:`run_tasks`),
+- writing PySlowFast Kinetics csvs and classids.json (:func:`write_kinetics_files`),
 - H.264 encoding (:func:`encode_h264`),
 - the command-line frame: ``--jobs`` and turning :class:`DataPrepError` into a message and a
   non-zero exit code (:func:`run_cli`).
 """
 import argparse
 import contextlib
+import csv
 import functools
+import io
 import json
 import multiprocessing
 import os
@@ -20,7 +23,7 @@ import sys
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, List, Optional, Sequence, Union
+from typing import Any, Callable, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import av
 import numpy as np
@@ -69,22 +72,26 @@ def run_cli(main: Callable[[Optional[Sequence[str]]], int], argv: Optional[Seque
 
 
 # --------------------------------------------------------------------------- files
-def list_videos(root: Union[str, Path], extensions: Sequence[str] = VIDEO_EXTENSIONS) -> List[Path]:
+def list_videos(
+    root: Union[str, Path], extensions: Sequence[str] = VIDEO_EXTENSIONS, progress: bool = False
+) -> List[Path]:
     """Video files under ``root`` (recursive), as sorted paths relative to ``root``.
 
     Hidden files and folders (names starting with ``.``, e.g. unfinished ``.x.mp4.part`` outputs)
-    are skipped; the extension match is case-insensitive.
+    are skipped; the extension match is case-insensitive. ``progress`` shows a running count.
     """
     root = Path(root)
     if not root.is_dir():
         raise DataPrepError(f"not a folder: {root}")
     extensions = tuple(e.lower() for e in extensions)
     found = []
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        for name in files:
-            if not name.startswith(".") and name.lower().endswith(extensions):
-                found.append(Path(folder, name).relative_to(root))
+    with tqdm(desc=f"listing {root}", unit=" videos", disable=not progress) as bar:
+        for folder, dirs, files in os.walk(root):
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            for name in files:
+                if not name.startswith(".") and name.lower().endswith(extensions):
+                    found.append(Path(folder, name).relative_to(root))
+                    bar.update()
     return sorted(found, key=lambda p: p.as_posix())
 
 
@@ -131,6 +138,15 @@ def write_lines(path: Union[str, Path], lines: Iterable[str]) -> None:
     write_text_atomic(path, "".join(line + "\n" for line in lines))
 
 
+def write_csv(path: Union[str, Path], header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """Write a comma-separated file with a header atomically (fields quoted where needed)."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    write_text_atomic(path, text.getvalue())
+
+
 def write_json(path: Union[str, Path], obj: Any) -> None:
     """Write ``obj`` as indented JSON atomically (keys in insertion order)."""
     write_text_atomic(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
@@ -156,6 +172,32 @@ def check_separator_free(paths: Iterable[str], sep: str) -> None:
             f"loaders split each line on it. Rename those files or folders, or choose another "
             f"separator with --sep and set DATA.PATH_LABEL_SEPARATOR to it."
         )
+
+
+def write_kinetics_files(
+    out_dir: Union[str, Path],
+    classes: Sequence[str],
+    splits: Mapping[str, Sequence[Tuple[str, int]]],
+    sep: str = " ",
+) -> List[Path]:
+    """Write PySlowFast Kinetics files: ``<split>.csv`` (``path<sep>label`` lines) per split and
+    ``classids.json`` (class name -> label, label = index in ``classes``).
+
+    ``test.csv`` is a copy of ``val.csv`` when ``splits`` has no ``"test"`` (PySlowFast's test
+    stage reads test.csv). Returns the written paths.
+    """
+    out_dir = Path(out_dir)
+    check_separator_free((path for rows in splits.values() for path, _ in rows), sep)
+    files = dict(splits)
+    if "test" not in files and "val" in files:
+        files["test"] = files["val"]
+    written = []
+    for split, rows in files.items():
+        written.append(out_dir / f"{split}.csv")
+        write_lines(written[-1], (f"{path}{sep}{label}" for path, label in rows))
+    written.append(out_dir / "classids.json")
+    write_json(written[-1], {name: label for label, name in enumerate(classes)})
+    return written
 
 
 # --------------------------------------------------------------------------- parallel work
@@ -218,13 +260,16 @@ def encode_h264(
     *,
     crf: int = 23,
     preset: str = "medium",
+    reproducible: bool = False,
 ) -> int:
     """Encode ``frames`` to an H.264 mp4 at ``path`` (libx264, yuv420p, constant frame rate).
 
     Frames are ``av.VideoFrame`` or RGB ``uint8`` arrays ``(H, W, 3)``, all of one even size. The
-    encoder runs on one thread, so the same frames always give the same bytes. The container
-    format is given explicitly, so ``path`` may have any name (e.g. a ``.part`` temporary).
-    Returns the number of frames written.
+    encoder runs on one thread. ``reproducible`` also turns off x264's macroblock-tree rate
+    control, so the same frames always give the same bytes (with it on, frames under about 128
+    pixels came out with bytes that depended on what the process had encoded before; libx264
+    core 165). The container format is given explicitly, so ``path`` may have any name (e.g. a
+    ``.part`` temporary). Returns the number of frames written.
     """
     count, rate = 0, Fraction(fps)
     with av.open(str(path), "w", format="mp4") as container:
@@ -238,7 +283,10 @@ def encode_h264(
                 stream = container.add_stream("libx264", rate=rate)
                 stream.width, stream.height, stream.pix_fmt = frame.width, frame.height, "yuv420p"
                 stream.codec_context.thread_count = 1
-                stream.options = {"crf": str(crf), "preset": preset}
+                options = {"crf": str(crf), "preset": preset}
+                if reproducible:
+                    options["x264-params"] = "mbtree=0"
+                stream.options = options
             frame.pts, frame.time_base = count, 1 / rate
             container.mux(stream.encode(frame))
             count += 1

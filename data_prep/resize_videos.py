@@ -124,7 +124,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--no-upscale", action="store_true",
                         help="keep the size of videos whose short side is already <= --short-side")
     parser.add_argument("--crf", type=int, default=23,
-                        help="x264 constant rate factor: lower = better quality, bigger files (default: %(default)s)")
+                        help="x264 constant rate factor: lower = better quality, bigger files "
+                        "(default: %(default)s)")
     parser.add_argument("--preset", default="medium",
                         help="x264 speed preset, e.g. ultrafast, veryfast, medium, slow (default: %(default)s)")
     add_jobs_argument(parser)

@@ -159,6 +159,9 @@ _C.DATA.REVERSE_INPUT_CHANNEL = False
 _C.DATA.NUM_RETRIES = 10
 # SSv2: read extracted frames (PySlowFast frame-list csv) instead of the .webm videos.
 _C.DATA.USE_FRAMES = False
+# Which frames a clip takes: "clip" (SAMPLING_RATE-spaced span, Kinetics) or "segment" (one frame
+# per NUM_FRAMES equal segments, PySlowFast's SSv2). Empty: the data set's own rule.
+_C.DATA.TEMPORAL_SAMPLING = ""
 
 # ------------------------------------------------------------------------- SOLVER
 _C.SOLVER = CfgNode()

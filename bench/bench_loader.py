@@ -1,0 +1,199 @@
+"""Clip loader throughput: ours (pyav, decord) against pytorchvideo's own pipeline, same videos.
+
+Train-mode Kinetics clips, X3D-M style: 16 frames at sampling rate 5 (30 fps target), short side
+jittered in [256, 320], random 224 crop, random flip, normalised. Videos: ``--videos`` H.264 mp4s of
+``--seconds`` s at 320x240, 30 fps (libx264 defaults: B-frames, keyframe every 250 frames), written
+to a temporary folder. Every pipeline reads the same list (each video ``--passes`` times per epoch)
+through a ``DataLoader`` with the same batch size and ``num_workers``; clips/s is timed over whole
+epochs, worker start-up included. The main process uses ``--threads`` torch threads (default 1,
+as DataLoader workers do): on a shared, oversubscribed machine OpenMP threads make timings erratic.
+
+The baseline is pytorchvideo's ``LabeledVideoDataset`` (``EncodedVideo``, PyAV) with a
+``RandomClipSampler`` of 16 * 5 / 30 s, and the same steps in plain torch: uniform temporal
+subsample to 16 frames, /255, normalise, random short-side scale, random crop, random flip.
+
+Also checks that the PyAV path decodes no frame it does not need: per clip, the frames decoded
+against the span from the keyframe before the first frame to the last frame.
+
+    python bench/bench_loader.py [--workers 0 1 2] [--repeats 3] [--out bench/results_loader.json]
+"""
+import argparse
+import bisect
+import functools
+import json
+import os
+import platform
+import random
+import statistics
+import sys
+import tempfile
+import time
+from typing import Callable, Dict, List
+
+import torch
+import torch.nn.functional as F
+
+from mutualnet_video.config import get_cfg
+from mutualnet_video.data import build_loader
+from mutualnet_video.data.decoders import PyAVReader
+from mutualnet_video.data.sampling import TemporalSampling
+from mutualnet_video.data.synthetic import moving_pattern, write_video
+
+NUM_FRAMES, SAMPLING_RATE, FPS, CROP, SCALES = 16, 5, 30, 224, (256, 320)
+MEAN, STD = [0.45, 0.45, 0.45], [0.225, 0.225, 0.225]
+
+
+def make_videos(folder: str, count: int, seconds: float) -> List[str]:
+    paths = []
+    for i in range(count):
+        path = os.path.join(folder, f"video_{i:02d}.mp4")
+        write_video(path, moving_pattern(int(seconds * FPS), 320, 240, seed=i), fps=FPS)
+        paths.append(path)
+    return paths
+
+
+def ours_loader(folder: str, paths: List[str], passes: int, backend: str, workers: int, batch: int):
+    with open(os.path.join(folder, "train.csv"), "w") as f:
+        f.writelines(f"{os.path.basename(p)} {i % 10}\n" for _ in range(passes) for i, p in enumerate(paths))
+    cfg = get_cfg()
+    cfg.DATA.PATH_TO_DATA_DIR = cfg.DATA.PATH_PREFIX = folder
+    cfg.DATA.DECODING_BACKEND = backend
+    cfg.DATA.NUM_FRAMES, cfg.DATA.SAMPLING_RATE, cfg.DATA.TARGET_FPS = NUM_FRAMES, SAMPLING_RATE, FPS
+    cfg.DATA.TRAIN_CROP_SIZE, cfg.DATA.TRAIN_JITTER_SCALES = CROP, list(SCALES)
+    cfg.DATA.MEAN, cfg.DATA.STD = MEAN, STD
+    cfg.MODEL.ARCH, cfg.MODEL.NUM_CLASSES = "x3d", 10
+    cfg.TRAIN.BATCH_SIZE, cfg.DATA_LOADER.NUM_WORKERS, cfg.DATA_LOADER.PIN_MEMORY = batch, workers, False
+    return build_loader(cfg, "train")
+
+
+def baseline_transform(sample: dict) -> dict:
+    """pytorchvideo's usual Kinetics train transform, in plain torch, on ``sample["video"]`` (C, T, H, W)."""
+    video = sample["video"]
+    index = torch.linspace(0, video.shape[1] - 1, NUM_FRAMES).clamp(0, video.shape[1] - 1).long()
+    video = video.index_select(1, index) / 255.0
+    video = (video - torch.tensor(MEAN).view(3, 1, 1, 1)) / torch.tensor(STD).view(3, 1, 1, 1)
+    size, (h, w) = random.randint(*SCALES), video.shape[-2:]
+    new = (size, int(w * size / h)) if h < w else (int(h * size / w), size)
+    video = F.interpolate(video, size=new, mode="bilinear", align_corners=False)
+    y, x = random.randint(0, video.shape[-2] - CROP), random.randint(0, video.shape[-1] - CROP)
+    video = video[..., y : y + CROP, x : x + CROP]
+    if random.random() < 0.5:
+        video = video.flip(-1)
+    return {"video": video, "label": sample["label"]}
+
+
+def baseline_loader(folder: str, paths: List[str], passes: int, workers: int, batch: int):
+    from pytorchvideo.data import LabeledVideoDataset, RandomClipSampler
+
+    labeled = [(p, {"label": i % 10}) for _ in range(passes) for i, p in enumerate(paths)]
+    dataset = LabeledVideoDataset(
+        labeled, RandomClipSampler(SAMPLING_RATE * NUM_FRAMES / FPS), transform=baseline_transform,
+        decode_audio=False, decoder="pyav",
+    )
+    return torch.utils.data.DataLoader(dataset, batch_size=batch, num_workers=workers)
+
+
+def clips_per_second(loader) -> float:
+    """Clips/s over one epoch, worker start-up included (the same for every pipeline)."""
+    clips, start = 0, time.perf_counter()
+    for batch in loader:
+        clips += (batch["video"] if isinstance(batch, dict) else batch[0]).shape[0]
+    return clips / (time.perf_counter() - start)
+
+
+def decoded_frames_check(paths: List[str], clips_per_video: int = 4) -> Dict[str, float]:
+    """Frames the PyAV reader decodes per clip, against the frames the clip needs."""
+    sampling = TemporalSampling("clip", NUM_FRAMES, SAMPLING_RATE, FPS)
+    random.seed(0)
+    rows = []
+    for path in paths:
+        with PyAVReader(path) as reader:
+            for _ in range(clips_per_video):
+                indices = sampling.indices(reader.num_frames, reader.fps)
+                before = reader.frames_decoded
+                reader.read(indices)
+                keyframe = reader._keyframes[bisect.bisect_right(reader._keyframes, indices[0]) - 1]
+                assert reader.last_keyframe == keyframe
+                span = indices[-1] - keyframe + 1  # frames a decoder must go through at least
+                decoded = reader.frames_decoded - before
+                rows.append((len(set(indices)), span, decoded, indices[-1] - indices[0] + 1))
+    n = len(rows)
+    return {
+        "clips": n,
+        "frames_used_per_clip": sum(r[0] for r in rows) / n,
+        "clip_span_frames": sum(r[3] for r in rows) / n,
+        "keyframe_to_last_frame": sum(r[1] for r in rows) / n,
+        "frames_decoded_per_clip": sum(r[2] for r in rows) / n,
+        "clips_decoding_outside_span": sum(r[2] > r[1] for r in rows),
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--videos", type=int, default=12)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--passes", type=int, default=4, help="times each video is listed per epoch")
+    parser.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved runs per setting; median reported")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads in the main process (DataLoader workers always use 1)")
+    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results_loader.json"))
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+
+    pipelines: Dict[str, Callable] = {
+        "ours_pyav": functools.partial(ours_loader, backend="pyav"),
+        "ours_decord": functools.partial(ours_loader, backend="decord"),
+        "pytorchvideo_baseline": baseline_loader,
+    }
+    with tempfile.TemporaryDirectory() as folder:
+        print(f"writing {args.videos} videos of {args.seconds:g} s, 320x240 H.264 ...", flush=True)
+        paths = make_videos(folder, args.videos, args.seconds)
+        runs = {(name, w): [] for name in pipelines for w in args.workers}
+        for repeat in range(args.repeats):
+            for w in args.workers:
+                for name, make in pipelines.items():
+                    loader = make(folder, paths, args.passes, workers=w, batch=args.batch)
+                    runs[name, w].append(clips_per_second(loader))
+                    del loader
+                    rate = runs[name, w][-1]
+                    print(f"  run {repeat + 1}/{args.repeats} {name:22s} workers={w}: {rate:6.1f} clips/s", flush=True)
+        decode_check = decoded_frames_check(paths)
+
+    median = {key: statistics.median(v) for key, v in runs.items()}
+    header = f"{'workers':>7} | " + " | ".join(f"{n:>21}" for n in pipelines) + " | pyav / base | decord / base"
+    print(f"\nclips/s (median of {args.repeats} runs), 16x224 train clips from 320x240 H.264, batch {args.batch}")
+    print(header)
+    print("-" * len(header))
+    rows = []
+    for w in args.workers:
+        base = median["pytorchvideo_baseline", w]
+        row = {"workers": w, **{n: round(median[n, w], 2) for n in pipelines},
+               "speedup_pyav": round(median["ours_pyav", w] / base, 2),
+               "speedup_decord": round(median["ours_decord", w] / base, 2),
+               "runs": {n: [round(v, 2) for v in runs[n, w]] for n in pipelines}}
+        rows.append(row)
+        print(f"{w:>7} | " + " | ".join(f"{median[n, w]:>21.1f}" for n in pipelines)
+              + f" | {row['speedup_pyav']:>11.2f} | {row['speedup_decord']:>13.2f}")
+    print("\nPyAV decoded frames per clip:", json.dumps(decode_check))
+    result = {
+        "benchmark": "train clip loader, clips/s",
+        "setting": {"frames": NUM_FRAMES, "sampling_rate": SAMPLING_RATE, "crop": CROP, "jitter": SCALES,
+                    "videos": args.videos, "seconds": args.seconds, "size": "320x240", "fps": FPS,
+                    "codec": "h264 (libx264 defaults)", "passes": args.passes, "batch": args.batch,
+                    "repeats": args.repeats, "main_process_torch_threads": args.threads},
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "torch": torch.__version__,
+                    "platform": platform.platform(), "load_average": os.getloadavg()},
+        "rows": rows,
+        "pyav_decoded_frames": decode_check,
+    }
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump(result, f, indent=2)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
