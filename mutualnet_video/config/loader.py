@@ -3,7 +3,7 @@ import argparse
 import ast
 import logging
 import re
-from typing import Any, Iterable, List, Optional, Sequence
+from typing import Any, Callable, Iterable, List, Optional, Sequence
 
 from fvcore.common.config import CfgNode
 
@@ -126,12 +126,16 @@ def load_config(cfg_files: Sequence[str] = (), opts: Sequence[str] = ()) -> CfgN
     return check_cfg(cfg)
 
 
-def parse_args(argv: Optional[Sequence[str]] = None, description: str = "") -> argparse.Namespace:
+def parse_args(argv: Optional[Sequence[str]] = None, description: str = "",
+               add_arguments: Optional[Callable[[argparse.ArgumentParser], None]] = None) -> argparse.Namespace:
     """PySlowFast's command line: ``--cfg FILE [FILE ...] [--opts] KEY VALUE ...``.
 
     Bare trailing ``KEY VALUE`` pairs are accepted as overrides too, as PySlowFast's docs show them.
+    ``add_arguments(parser)`` lets a tool add its own flags.
     """
-    parser = argparse.ArgumentParser(description=description)
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    if add_arguments is not None:
+        add_arguments(parser)
     parser.add_argument("--cfg", dest="cfg_files", nargs="+", default=[], help="YAML config file(s)")
     parser.add_argument("--init_method", default=None, help="(PySlowFast) ignored; use torchrun")
     parser.add_argument("--shard_id", type=int, default=None, help="overrides SHARD_ID")

@@ -1,0 +1,14 @@
+"""Training: which configs a step trains (``ConfigSampler``), the mutual-learning step
+(``mutual_step``), the loop (``train``) and the simple evaluator (``evaluate``, ``test``)."""
+from .evaluate import evaluate, test
+from .losses import distillation_loss, label_loss
+from .optim import LRSchedule, build_optimizer, param_groups
+from .sampler import ConfigSampler, crop_sizes, frame_counts
+from .step import NonFiniteLossError, StepResult, mutual_step
+from .trainer import Trainer, train
+
+__all__ = [
+    "ConfigSampler", "LRSchedule", "NonFiniteLossError", "StepResult", "Trainer", "build_optimizer",
+    "crop_sizes", "distillation_loss", "evaluate", "frame_counts", "label_loss", "mutual_step",
+    "param_groups", "test", "train",
+]

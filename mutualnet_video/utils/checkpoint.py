@@ -95,14 +95,19 @@ def save_checkpoint(path: str, model: nn.Module, optimizer: Optional[torch.optim
         "cfg": cfg.dump() if hasattr(cfg, "dump") else cfg,
         **extra,
     }
-    for key, value in checkpoint.items():
+    return atomic_save(checkpoint, path)
+
+
+def atomic_save(obj: Dict[str, Any], path: str) -> str:
+    """``torch.save`` plain data to ``path`` atomically (temp file, fsync, rename); return ``path``."""
+    for key, value in obj.items():
         _check_plain(value, key)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp_path = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(checkpoint, f)
+            torch.save(obj, f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp_path, path)
@@ -112,6 +117,19 @@ def save_checkpoint(path: str, model: nn.Module, optimizer: Optional[torch.optim
         raise
     _fsync_directory(directory)
     return path
+
+
+def update_checkpoint(path: str, **entries: Any) -> str:
+    """Add or replace top-level entries of an existing checkpoint (e.g. ``bn_bank``), atomically."""
+    checkpoint = _read(path)
+    checkpoint.update(entries)
+    return atomic_save(checkpoint, path)
+
+
+def read_entry(path: str, key: str, default: Any = None) -> Any:
+    """One top-level entry of a checkpoint file (read safely), or ``default``."""
+    checkpoint = _read(path)
+    return checkpoint.get(key, default) if isinstance(checkpoint, dict) else default
 
 
 def _check_plain(obj: Any, where: str) -> None:

@@ -1,0 +1,45 @@
+#!/usr/bin/env python3
+"""Train and/or test a slimmable video network, PySlowFast style.
+
+    python tools/run_net.py --cfg configs/Kinetics/X3D_M.yaml [--opts] KEY VALUE ...
+
+TRAIN.ENABLE trains (mutual learning, MUTUALNET.MODE), TEST.ENABLE evaluates the result. Runs on
+CPU (NUM_GPUS 0), one GPU, NUM_GPUS GPUs (one process each, spawned here), or under torchrun
+(``torchrun --nproc_per_node 2 tools/run_net.py --cfg ...``; gloo when NUM_GPUS is 0). Several
+machines: torchrun's --nnodes/--rdzv options, or PySlowFast's NUM_SHARDS / SHARD_ID with
+``--init_method tcp://HOST:PORT`` on every machine.
+"""
+import logging
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from mutualnet_video.config import load_config_from_args, parse_args  # noqa: E402
+from mutualnet_video.engine import test, train  # noqa: E402
+from mutualnet_video.utils.distributed import is_master_proc, launch_job  # noqa: E402
+from mutualnet_video.utils.logging import setup_logging  # noqa: E402
+
+logger = logging.getLogger("run_net")
+
+
+def run(cfg) -> None:
+    """One rank's job: log setup, training, test."""
+    setup_logging(cfg.OUTPUT_DIR)
+    if is_master_proc():
+        with open(os.path.join(cfg.OUTPUT_DIR, "config.yaml"), "w") as f:
+            f.write(cfg.dump())
+        logger.info("config (also in %s):\n%s", os.path.join(cfg.OUTPUT_DIR, "config.yaml"), cfg.dump())
+    model = train(cfg) if cfg.TRAIN.ENABLE else None
+    if cfg.TEST.ENABLE:
+        test(cfg, model)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv, description=__doc__)
+    cfg = load_config_from_args(args)
+    launch_job(cfg, run, init_method=args.init_method)
+
+
+if __name__ == "__main__":
+    main()
