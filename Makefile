@@ -18,8 +18,19 @@ $(STAMP): setup.py
 	$(PY) -c "import torch, torchvision.ops, pytorchvideo.models, av, decord, onnxruntime; print('environment ok: torch', torch.__version__, 'torchvision', torchvision.__version__)"
 	touch $(STAMP)
 
+DEMO_CFG := configs/demo/X3D_DEMO.yaml
+DEMO_OUT := output/demo/X3D_DEMO
+DEMO_VIDEO := output/synthetic/videos/move_left/val_000.mp4
+
 demo: $(STAMP)
-	$(PY) tools/demo.py
+	$(PY) -m data_prep.make_synthetic --out output/synthetic --jobs 2
+	$(PY) tools/run_net.py --cfg $(DEMO_CFG)
+	$(PY) tools/export_net.py --cfg $(DEMO_CFG) --measure-latency
+	$(PY) tools/run_bundle.py --bundle $(DEMO_OUT)/export --video $(DEMO_VIDEO) --labels output/synthetic/classids.json
+	$(PY) tools/model_info.py --cfg configs/Kinetics/X3D_XS.yaml configs/Kinetics/X3D_S.yaml configs/Kinetics/X3D_M.yaml \
+		configs/Kinetics/X3D_L.yaml configs/Kinetics/SLOWFAST_4x16_R50.yaml configs/Kinetics/SLOWFAST_8x8_R50.yaml \
+		configs/Kinetics/SLOW_8x8_R50.yaml
+	@echo "demo done: curve $(DEMO_OUT)/curve.png, query table $(DEMO_OUT)/query_table.json, bundle $(DEMO_OUT)/export"
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests

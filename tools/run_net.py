@@ -3,7 +3,9 @@
 
     python tools/run_net.py --cfg configs/Kinetics/X3D_M.yaml [--opts] KEY VALUE ...
 
-TRAIN.ENABLE trains (mutual learning, MUTUALNET.MODE), TEST.ENABLE evaluates the result. Runs on
+TRAIN.ENABLE trains (mutual learning, MUTUALNET.MODE); TEST.ENABLE then evaluates the last
+checkpoint over MUTUALNET.EVAL_GRID (BN re-calibration, TEST.NUM_ENSEMBLE_VIEWS x NUM_SPATIAL_CROPS
+views) and writes curve.json / curve.csv / query_table.json / curve.png into OUTPUT_DIR. Runs on
 CPU (NUM_GPUS 0), one GPU, NUM_GPUS GPUs (one process each, spawned here), or under torchrun
 (``torchrun --nproc_per_node 2 tools/run_net.py --cfg ...``; gloo when NUM_GPUS is 0). Several
 machines: torchrun's --nnodes/--rdzv options, or PySlowFast's NUM_SHARDS / SHARD_ID with
@@ -30,9 +32,10 @@ def run(cfg) -> None:
         with open(os.path.join(cfg.OUTPUT_DIR, "config.yaml"), "w") as f:
             f.write(cfg.dump())
         logger.info("config (also in %s):\n%s", os.path.join(cfg.OUTPUT_DIR, "config.yaml"), cfg.dump())
-    model = train(cfg) if cfg.TRAIN.ENABLE else None
+    if cfg.TRAIN.ENABLE:
+        train(cfg)
     if cfg.TEST.ENABLE:
-        test(cfg, model)
+        test(cfg)  # every config of MUTUALNET.EVAL_GRID: BN calibration, multi-view test, curve files
 
 
 def main(argv=None) -> None:

@@ -94,6 +94,21 @@ def calibration_batches(cfg: CfgNode, sub: SubnetConfig, device: torch.device):
         yield to_device(inputs, device)
 
 
+def bn_calibrator(cfg: CfgNode, device: torch.device):
+    """``calibrate(model, sub)``: re-calibrate BN statistics of ``sub`` on BN.NUM_BATCHES_PRECISE
+    training batches (averaged over ranks), as the trainer's validation uses it."""
+    def calibrate(model: nn.Module, sub: SubnetConfig) -> None:
+        stats = calibrate_bn(model, calibration_batches(cfg, sub, device), sub, cfg.BN.NUM_BATCHES_PRECISE)
+        BNBank({str(sub): {"stats": _rank_mean(stats), "num_batches": cfg.BN.NUM_BATCHES_PRECISE}}).apply(model, sub)
+
+    return calibrate
+
+
+def _rank_mean(stats):
+    """Each rank calibrated on its own shard: average the statistics over ranks."""
+    return {name: {k: du.all_reduce_mean(v) for k, v in s.items()} for name, s in stats.items()}
+
+
 def _load_rows(path: str, checkpoint: Optional[str]) -> Dict[str, Dict]:
     if not os.path.isfile(path):
         return {}
@@ -130,9 +145,7 @@ def evaluate_grid(cfg: CfgNode, model: nn.Module, checkpoint: Optional[str],
             bank.apply(model, sub)
         else:
             stats = calibrate_bn(model, calibration_batches(cfg, sub, device), sub, cfg.BN.NUM_BATCHES_PRECISE)
-            # each rank calibrated on its own shard: average the statistics over ranks
-            stats = {name: {k: du.all_reduce_mean(v) for k, v in s.items()} for name, s in stats.items()}
-            bank.add(sub, stats, cfg.BN.NUM_BATCHES_PRECISE)
+            bank.add(sub, _rank_mean(stats), cfg.BN.NUM_BATCHES_PRECISE)
             bank.apply(model, sub)
             store.save(bank)
         eval_sub = SubnetConfig(sub.width, test_crop(cfg, sub), sub.frames)

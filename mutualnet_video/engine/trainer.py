@@ -4,8 +4,10 @@
 checkpoint in OUTPUT_DIR/checkpoints (a run killed at any moment restarts from the last complete
 one: checkpoints are written atomically), else TRAIN.CHECKPOINT_FILE_PATH initialises the weights
 (e.g. a static X3D from a model zoo, fine-tuned into a multi-budget one). The learning rate is set
-every iteration from the epoch fraction; RNGs are re-seeded every epoch from (RNG_SEED, epoch,
-rank), so a resumed run draws the same data order, augmentations and configs as an uninterrupted one.
+every iteration from the epoch fraction; the configs of a step follow from (RNG_SEED, step) and the
+RNGs are re-seeded every epoch from (RNG_SEED, epoch, rank), so a resumed run trains the same configs
+on the same data order as an uninterrupted one (augmentations drawn in persistent loader workers
+may differ).
 """
 import datetime
 import logging
@@ -27,7 +29,8 @@ from ..utils.checkpoint import checkpoint_path, get_last_checkpoint, load_checkp
 from ..utils.logging import StatsLog
 from ..utils.meters import AverageMeter, IterTimer, topk_correct
 from .batch import to_device
-from .evaluate import PLACEHOLDER_NOTE, accuracy_record, evaluate
+from .evaluate import accuracy_record, evaluate
+from .grid import bn_calibrator
 from .losses import label_loss
 from .optim import LRSchedule, build_optimizer, set_lr
 from .sampler import ConfigSampler
@@ -129,7 +132,7 @@ class Trainer:
         lr = self.schedule(epoch)
         for it, (inputs, labels, _, _) in enumerate(loader):
             timer.data_ready()
-            inputs, labels = to_device(inputs, self.device), labels.to(self.device)
+            inputs, labels = to_device(inputs, self.device), to_device(labels, self.device)
             lr = self.schedule(epoch + it / n_iters)
             set_lr(self.optimizer, lr)
             configs = self.sampler.sample(self.step)
@@ -182,11 +185,13 @@ class Trainer:
         if self.val_loader is None:
             self.val_loader = build_loader(self.cfg, "val")
         configs = list(dict.fromkeys([self.sampler.full, self.sampler.smallest]))
-        logger.info("validation: %s", PLACEHOLDER_NOTE)
+        logger.info("validation: single view per item, BN re-calibrated per config on %d training batches",
+                    self.cfg.BN.NUM_BATCHES_PRECISE)
         results = evaluate(self.model, self.val_loader, configs, self.sampler.full, self.device,
-                           reduce_pathways=self.cfg.MUTUALNET.REDUCE_PATHWAYS, amp=self.scaler is not None)
-        self.stats.write(accuracy_record("val_epoch", results, epoch=f"{epoch + 1}/{self.cfg.SOLVER.MAX_EPOCH}"),
-                         self.step)
+                           reduce_pathways=self.cfg.MUTUALNET.REDUCE_PATHWAYS, amp=self.scaler is not None,
+                           calibrate_bn=bn_calibrator(self.cfg, self.device))
+        self.stats.write(accuracy_record("val_epoch", results, bn_calibrated=True,
+                                         epoch=f"{epoch + 1}/{self.cfg.SOLVER.MAX_EPOCH}"), self.step)
 
     def fit(self) -> nn.Module:
         """Train from ``start_epoch`` to SOLVER.MAX_EPOCH; returns the (unwrapped) model."""

@@ -56,6 +56,8 @@ def run_cfg_yaml(tmp_path, data, **overrides) -> str:
         "TRAIN.BATCH_SIZE": 4, "TEST.BATCH_SIZE": 4, "TEST.NUM_ENSEMBLE_VIEWS": 1, "TEST.NUM_SPATIAL_CROPS": 1,
         "SOLVER.MAX_EPOCH": 2, "SOLVER.BASE_LR": 0.05, "SOLVER.WARMUP_EPOCHS": 0.0,
         "TRAIN.EVAL_PERIOD": 1, "TRAIN.CHECKPOINT_PERIOD": 1, "LOG_PERIOD": 1, "RNG_SEED": 0,
+        "BN.NUM_BATCHES_PRECISE": 1, "MUTUALNET.EVAL_GRID.WIDTHS": [0.5, 1.0],
+        "MUTUALNET.EVAL_GRID.CROPS": [32, 16], "MUTUALNET.EVAL_GRID.FRAMES": [4],
         "OUTPUT_DIR": str(tmp_path / "run"), **overrides,
     })
     path = tmp_path / "tiny.yaml"

@@ -22,7 +22,7 @@ EXPECTED = {  # (arch, frames x rate, train crop, classes) as PySlowFast publish
     "SSv2/SLOWFAST_16x8_R50.yaml": ("slowfast", 64, 2, 224, 174),
     "SSv2/X3D_M.yaml": ("x3d", 16, 2, 224, 174),
     "SSv2/SLOW_8x8_R50.yaml": ("slow", 8, 2, 224, 174),
-    "demo/X3D_DEMO.yaml": ("x3d", 8, 4, 64, 8),
+    "demo/X3D_DEMO.yaml": ("x3d", 8, 8, 32, 8),
 }
 
 

@@ -33,11 +33,11 @@ def test_run_net_trains_validates_tests_and_writes_outputs(tmp_path, synthetic_d
     out = tmp_path / "run"
     assert (out / "config.yaml").read_text().count("MIXED_PRECISION: true") == 1
     log = (out / "stdout.log").read_text()
-    assert "TRAIN.MIXED_PRECISION is ignored on CPU" in log and "WITHOUT BN re-calibration" in log
+    assert "TRAIN.MIXED_PRECISION is ignored on CPU" in log and "BN re-calibrated per config" in log
     records = json_stats(out)
     kinds = [r["_type"] for r in records]
     assert kinds == ["train_iter"] * 2 + ["train_epoch", "val_epoch"] + ["train_iter"] * 2 + \
-        ["train_epoch", "val_epoch", "test"]
+        ["train_epoch", "val_epoch"] + ["test"] * 4  # the 2 x 2 x 1 evaluation grid
     it = records[0]
     assert it["epoch"] == "1/2" and it["iter"] == "1/2" and it["step"] == 1
     for key in ("loss", "lr", "time_diff", "top1_err", "eta"):
@@ -47,8 +47,10 @@ def test_run_net_trains_validates_tests_and_writes_outputs(tmp_path, synthetic_d
     assert len(it["config_losses"]) == 4 and it["loss"] == pytest.approx(sum(it["config_losses"]), abs=1e-4)
     val = records[3]
     assert val["configs"] == ["w1.00-c32-t4", "w0.50-c16-t2"] and len(val["top1_acc"]) == 2
-    assert val["bn_calibrated"] is False and val["top1_err"] == pytest.approx(100 - val["top1_acc"][0])
-    assert records[-1]["configs"] == val["configs"]
+    assert val["bn_calibrated"] is True and val["top1_err"] == pytest.approx(100 - val["top1_acc"][0])
+    assert [r["config"] for r in records[-4:]] == ["w1.00-c32-t4", "w1.00-c16-t4", "w0.50-c32-t4", "w0.50-c16-t4"]
+    for name in ("curve.json", "curve.csv", "query_table.json", "curve.png"):
+        assert (out / name).stat().st_size > 0
     names = sorted(os.listdir(out / "checkpoints"))
     assert names == ["checkpoint_epoch_00001.pyth", "checkpoint_epoch_00002.pyth"]  # no temp files left
     saved = torch.load(out / "checkpoints" / names[-1], weights_only=True)
@@ -120,3 +122,20 @@ def test_sigkill_at_any_moment_then_the_same_command_resumes(tmp_path, synthetic
     assert epochs[:2] == ["1/4", "2/4"] and epochs[-(4 - done):] == [f"{e}/4" for e in range(done + 1, 5)]
     final = torch.load(checkpoints / "checkpoint_epoch_00004.pyth", weights_only=True)
     assert final["epoch"] == 3 and final["step"] == 8
+
+
+def test_fine_tune_a_static_checkpoint_into_a_multi_budget_model(tmp_path, synthetic_data):
+    static = run_cfg_yaml(tmp_path, synthetic_data, **{"MUTUALNET.MODE": "static", "SOLVER.MAX_EPOCH": 1,
+                                                        "TEST.ENABLE": False, "OUTPUT_DIR": str(tmp_path / "static")})
+    run_net.main(["--cfg", static])
+    assert [r["configs"] for r in json_stats(tmp_path / "static") if r["_type"] == "train_iter"][0] == ["w1.00-c32-t4"]
+    pretrained = ckpt.get_last_checkpoint(str(tmp_path / "static"))
+    (tmp_path / "tiny.yaml").unlink()
+    multi = run_cfg_yaml(tmp_path, synthetic_data, **{"TRAIN.CHECKPOINT_FILE_PATH": pretrained,
+                                                       "TRAIN.CHECKPOINT_EPOCH_RESET": True, "TEST.ENABLE": False})
+    run_net.main(["--cfg", multi])
+    log = (tmp_path / "run" / "stdout.log").read_text()
+    assert f"initialising weights from {pretrained} (epoch reset)" in log and "resuming" not in log
+    records = json_stats(tmp_path / "run")
+    assert [r["epoch"] for r in records if r["_type"] == "train_epoch"] == ["1/2", "2/2"]
+    assert len([r for r in records if r["_type"] == "train_iter"][0]["configs"]) == 4
