@@ -137,7 +137,8 @@ def parse_args(argv: Optional[Sequence[str]] = None, description: str = "",
     if add_arguments is not None:
         add_arguments(parser)
     parser.add_argument("--cfg", dest="cfg_files", nargs="+", default=[], help="YAML config file(s)")
-    parser.add_argument("--init_method", default=None, help="(PySlowFast) ignored; use torchrun")
+    parser.add_argument("--init_method", default=None,
+                        help="tcp://HOST:PORT of shard 0, for NUM_SHARDS > 1 without torchrun (PySlowFast style)")
     parser.add_argument("--shard_id", type=int, default=None, help="overrides SHARD_ID")
     parser.add_argument("--num_shards", type=int, default=None, help="overrides NUM_SHARDS")
     parser.add_argument("--opts", nargs=argparse.REMAINDER, default=[], help="KEY VALUE overrides")
