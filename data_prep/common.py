@@ -29,6 +29,8 @@ import av
 import numpy as np
 from tqdm import tqdm
 
+from mutualnet_video.data.synthetic import write_video
+
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".mkv", ".avi", ".mov")
 PART_SUFFIX = ".part"
 
@@ -271,29 +273,10 @@ def encode_h264(
     core 165). The container format is given explicitly, so ``path`` may have any name (e.g. a
     ``.part`` temporary). Returns the number of frames written.
     """
-    count, rate = 0, Fraction(fps)
-    with av.open(str(path), "w", format="mp4") as container:
-        stream = None
-        for frame in frames:
-            if isinstance(frame, np.ndarray):
-                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
-            if stream is None:
-                if frame.width % 2 or frame.height % 2:
-                    raise ValueError(f"H.264 yuv420p needs even dimensions, got {frame.width}x{frame.height}")
-                stream = container.add_stream("libx264", rate=rate)
-                stream.width, stream.height, stream.pix_fmt = frame.width, frame.height, "yuv420p"
-                stream.codec_context.thread_count = 1
-                options = {"crf": str(crf), "preset": preset}
-                if reproducible:
-                    options["x264-params"] = "mbtree=0"
-                stream.options = options
-            frame.pts, frame.time_base = count, 1 / rate
-            container.mux(stream.encode(frame))
-            count += 1
-        if stream is None:
-            raise ValueError("no frames to encode")
-        container.mux(stream.encode(None))
-    return count
+    options = {"crf": str(crf), "preset": preset}
+    if reproducible:
+        options["x264-params"] = "mbtree=0"
+    return write_video(str(path), frames, fps, codec="libx264", options=options, container_format="mp4", threads=1)
 
 
 def video_rate(stream: av.video.stream.VideoStream, default: int = 30) -> Fraction:

@@ -32,36 +32,45 @@ def moving_pattern(num_frames: int, width: int, height: int, seed: int = 0) -> I
 
 def write_video(
     path: str,
-    frames: Iterable[np.ndarray],
+    frames: Iterable[Union[np.ndarray, "av.VideoFrame"]],
     fps: Union[int, float, Fraction] = 30,
     codec: str = "libx264",
     options: Optional[Dict[str, str]] = None,
     container_format: Optional[str] = None,
     timestamps_ms: Optional[Sequence[int]] = None,
+    threads: int = 0,
 ) -> int:
-    """Encode RGB ``uint8 (H, W, 3)`` frames (even H, W) to ``path``; returns the frame count.
+    """Encode frames (RGB ``uint8 (H, W, 3)`` arrays or ``av.VideoFrame``, even H and W) to ``path``
+    as yuv420p; returns the frame count.
 
     ``codec`` is an FFmpeg encoder (``libx264``, ``libvpx-vp9``, ``mpeg4``...), ``options`` its
     private options (e.g. ``{"x264-params": "bframes=3:keyint=12"}``); the container follows the
     file extension unless ``container_format`` is given. ``timestamps_ms``: presentation time of
-    each frame in milliseconds, for a variable frame rate (``fps`` is then only nominal).
+    each frame in milliseconds, for a variable frame rate (``fps`` is then only nominal); else frame
+    ``i`` is at ``i / fps``. ``threads``: encoder threads (0: the codec's default).
     """
     import av
 
-    count = 0
-    with av.open(path, "w", format=container_format) as container:
+    count, rate = 0, Fraction(fps).limit_denominator(1001)
+    with av.open(str(path), "w", format=container_format) as container:
         stream = None
-        for image in frames:
+        for frame in frames:
+            if isinstance(frame, np.ndarray):
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
             if stream is None:
-                stream = container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
-                stream.height, stream.width = image.shape[:2]
-                stream.pix_fmt = "yuv420p"
+                if frame.width % 2 or frame.height % 2:
+                    raise ValueError(f"yuv420p needs even dimensions, got {frame.width}x{frame.height}")
+                stream = container.add_stream(codec, rate=rate)
+                stream.width, stream.height, stream.pix_fmt = frame.width, frame.height, "yuv420p"
+                if threads:
+                    stream.codec_context.thread_count = threads
                 stream.options = dict(options or {})
                 if timestamps_ms is not None:
                     stream.codec_context.time_base = Fraction(1, 1000)
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
             if timestamps_ms is not None:
                 frame.pts, frame.time_base = int(timestamps_ms[count]), Fraction(1, 1000)
+            else:
+                frame.pts, frame.time_base = count, 1 / rate
             container.mux(stream.encode(frame))
             count += 1
         if stream is None:
