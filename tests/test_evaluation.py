@@ -7,6 +7,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from mutualnet_video.budget import calibrate as calibrate_module
 from mutualnet_video.config import SubnetConfig
 from mutualnet_video.engine import grid as grid_module
 from mutualnet_video.engine.grid import eval_grid, evaluate_grid
@@ -111,9 +112,9 @@ def test_grid_evaluation_writes_curve_files_and_resumes(tiny_data, tmp_path, mon
     assert set(torch.load(ckpt, weights_only=True)["bn_bank"]["entries"]) == {str(c) for c in first}
 
     calls = {"test": 0, "calibrate": 0}
-    real_test, real_calibrate = grid_module.multiview_test, grid_module.calibrate_bn
+    real_test, real_calibrate = grid_module.multiview_test, calibrate_module.calibrate_bn
     monkeypatch.setattr(grid_module, "multiview_test", lambda *a, **k: calls.__setitem__("test", calls["test"] + 1) or real_test(*a, **k))
-    monkeypatch.setattr(grid_module, "calibrate_bn", lambda *a, **k: calls.__setitem__("calibrate", calls["calibrate"] + 1) or real_calibrate(*a, **k))
+    monkeypatch.setattr(calibrate_module, "calibrate_bn", lambda *a, **k: calls.__setitem__("calibrate", calls["calibrate"] + 1) or real_calibrate(*a, **k))
     more = first + [SubnetConfig(0.75, 40, 4)]
     rows = evaluate_grid(cfg, build_model(cfg), ckpt, configs=more)
     assert calls == {"test": 1, "calibrate": 1}  # only the new config

@@ -18,7 +18,6 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from mutualnet_video.budget import BudgetError, load_rows, model_stats, query  # noqa: E402
-from mutualnet_video.budget.calibrate import calibrate_bn  # noqa: E402
 from mutualnet_video.budget.curve import row_config  # noqa: E402
 from mutualnet_video.config import load_config_from_args, parse_args  # noqa: E402
 from mutualnet_video.engine.grid import QUERY_TABLE, BankStore, calibration_batches, eval_grid  # noqa: E402
@@ -80,10 +79,8 @@ def main(argv=None) -> dict:
     store = BankStore(cfg, checkpoint)
     bank = store.load()
     for sub in map(row_config, unique):
-        if sub not in bank:
-            logger.info("calibrating BN statistics of %s on %d batches", sub, cfg.BN.NUM_BATCHES_PRECISE)
-            bank.add(sub, calibrate_bn(model, calibration_batches(cfg, sub, "cpu"), sub, cfg.BN.NUM_BATCHES_PRECISE),
-                     cfg.BN.NUM_BATCHES_PRECISE)
+        if bank.calibrate(model, calibration_batches(cfg, sub, "cpu"), sub, cfg.BN.NUM_BATCHES_PRECISE):
+            logger.info("calibrated BN statistics of %s on %d batches", sub, cfg.BN.NUM_BATCHES_PRECISE)
             store.save(bank)
     manifest = export_bundle(model, cfg, bank, unique, out_dir, source_checkpoint=checkpoint,
                              query_table=table or unique, measure_latency=args.measure_latency,

@@ -111,13 +111,16 @@ class BNBank:
             bn.running_var[:n].copy_(stats[name]["var"])
 
     def calibrate(self, model: nn.Module, batches: Iterable, sub: SubnetConfig, num_batches: int,
-                  forward=None) -> bool:
-        """Apply ``sub``'s statistics, calibrating first if the bank lacks them (or has fewer
-        batches than asked). Returns True if it calibrated."""
+                  forward=None, reduce: Optional[Callable[[Stats], Stats]] = None) -> bool:
+        """Leave ``sub``'s statistics in the model, calibrating first if the bank lacks them (or has
+        fewer batches than asked); ``reduce`` post-processes fresh statistics (e.g. averages them
+        over ranks). ``batches`` is only iterated when calibrating. Returns True if it calibrated."""
         if sub in self and self.num_batches(sub) >= num_batches:
             self.apply(model, sub)
             return False
-        self.add(sub, calibrate_bn(model, batches, sub, num_batches, forward), num_batches)
+        stats = calibrate_bn(model, batches, sub, num_batches, forward)
+        self.add(sub, stats if reduce is None else reduce(stats), num_batches)
+        self.apply(model, sub)
         return True
 
     def state_dict(self) -> dict:

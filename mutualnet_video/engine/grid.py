@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 from fvcore.common.config import CfgNode
 
-from ..budget.calibrate import BNBank, calibrate_bn
+from ..budget.calibrate import BNBank
 from ..budget.curve import pareto_frontier, row_config, save_rows
 from ..budget.flops import model_stats
 from ..budget.plot import plot_curves
@@ -98,13 +98,13 @@ def bn_calibrator(cfg: CfgNode, device: torch.device):
     """``calibrate(model, sub)``: re-calibrate BN statistics of ``sub`` on BN.NUM_BATCHES_PRECISE
     training batches (averaged over ranks), as the trainer's validation uses it."""
     def calibrate(model: nn.Module, sub: SubnetConfig) -> None:
-        stats = calibrate_bn(model, calibration_batches(cfg, sub, device), sub, cfg.BN.NUM_BATCHES_PRECISE)
-        BNBank({str(sub): {"stats": _rank_mean(stats), "num_batches": cfg.BN.NUM_BATCHES_PRECISE}}).apply(model, sub)
+        BNBank().calibrate(model, calibration_batches(cfg, sub, device), sub, cfg.BN.NUM_BATCHES_PRECISE,
+                           reduce=rank_mean)
 
     return calibrate
 
 
-def _rank_mean(stats):
+def rank_mean(stats):
     """Each rank calibrated on its own shard: average the statistics over ranks."""
     return {name: {k: du.all_reduce_mean(v) for k, v in s.items()} for name, s in stats.items()}
 
@@ -141,12 +141,8 @@ def evaluate_grid(cfg: CfgNode, model: nn.Module, checkpoint: Optional[str],
         if str(sub) in done:
             continue
         start = time.time()
-        if sub in bank and bank.num_batches(sub) >= cfg.BN.NUM_BATCHES_PRECISE:
-            bank.apply(model, sub)
-        else:
-            stats = calibrate_bn(model, calibration_batches(cfg, sub, device), sub, cfg.BN.NUM_BATCHES_PRECISE)
-            bank.add(sub, _rank_mean(stats), cfg.BN.NUM_BATCHES_PRECISE)
-            bank.apply(model, sub)
+        if bank.calibrate(model, calibration_batches(cfg, sub, device), sub, cfg.BN.NUM_BATCHES_PRECISE,
+                          reduce=rank_mean):
             store.save(bank)
         eval_sub = SubnetConfig(sub.width, test_crop(cfg, sub), sub.frames)
         with at_width(model, sub.width):
