@@ -15,7 +15,9 @@ import pytest
 
 from data_prep.build_ssv2 import FRAME_LIST_HEADER, JpegWriter, resample
 from data_prep.common import DataPrepError, encode_h264, part_path
-from data_prep.make_synthetic import MOTIONS, make_synthetic, sample_clip
+from data_prep.make_synthetic import (
+    BACKGROUND_CONTRAST, BACKGROUND_MAX, MOTIONS, SHAPE_MIN, make_synthetic, sample_clip,
+)
 from data_prep.resize_videos import target_size
 
 DATA_PREP = Path(__file__).resolve().parents[1] / "data_prep"
@@ -400,6 +402,10 @@ def test_make_synthetic_direction_is_the_only_difference(synthetic):
         sign = 1 if item["motion"] in ("move_right", "move_down") else -1
         assert sign * step.mean() > 0.5 and sign * backwards.mean() < -0.5, item
         assert np.mean(np.sign(step) == sign) > 0.8, item  # steady, not just on average
+        # a bright shape on a dark background: the polarity never varies (see BACKGROUND_MAX)
+        assert min(item["colour"]) >= SHAPE_MIN, item
+        dark = np.linalg.norm(frames.astype(float) - np.array(item["colour"]), axis=-1) >= 50
+        assert np.median(frames[dark]) < BACKGROUND_MAX + BACKGROUND_CONTRAST, item
 
     # the generator draws everything but the direction from the same distribution
     left = sample_clip("move_left", np.random.default_rng(5), 64)
