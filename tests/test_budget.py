@@ -2,7 +2,9 @@
 import pytest
 import torch
 
-from mutualnet_video.budget import BNBank, BudgetError, calibrate_bn, load_rows, pareto_frontier, query, save_rows
+from mutualnet_video.budget import (
+    BNBank, BudgetError, calibrate_bn, load_rows, pareto_frontier, query, save_rows, with_latencies,
+)
 from mutualnet_video.budget.calibrate import batch_norms
 from mutualnet_video.budget.plot import plot_curves
 from mutualnet_video.config import SubnetConfig
@@ -122,6 +124,19 @@ def test_query_edges():
     assert query(timed, gflops=4.0, latency_ms=31)["gflops"] == 3.0
     with pytest.raises(ValueError, match="needs a budget"):
         query(table)
+
+
+def test_latency_budget_uses_the_measured_rows_only():
+    table = pareto_frontier(ROWS)
+    names = [str(SubnetConfig(r["width"], r["crop"], r["frames"])) for r in table]
+    partly = with_latencies(table, {names[0]: 5.0, names[-1]: 40.0})
+    assert [r.get("latency_ms") for r in partly] == [5.0] + [None] * (len(table) - 2) + [40.0]
+    assert "latency_ms" not in table[0]  # copies, the input is untouched
+    assert query(partly, latency_ms=39)["gflops"] == table[0]["gflops"]  # unmeasured rows never chosen
+    assert query(partly, latency_ms=40)["gflops"] == table[-1]["gflops"]
+    assert query(partly, gflops=table[-1]["gflops"] - 1e-6, latency_ms=100) == partly[0]
+    with pytest.raises(BudgetError, match="5.0 ms"):
+        query(partly, latency_ms=1)
 
 
 def test_rows_round_trip_and_plot_is_a_valid_image(tmp_path):

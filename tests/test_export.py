@@ -168,3 +168,7 @@ def test_shared_weight_runtime_switches_budget_without_reloading(bundle):
         with torch.no_grad():
             torch.testing.assert_close(runtime(clip), static(derive_input(clip, sub)), rtol=0, atol=1e-4)
     assert runtime.model.blocks[0].conv.conv_t.weight is weights_before
+    # the exported configs' measured latencies are in the shared artifact's query table
+    slow, fast = sorted(manifest["budgets"], key=lambda e: -e["latency_ms"]["batch_1"])
+    assert runtime.set_budget(latency_ms=slow["latency_ms"]["batch_1"])["width"] == rows[-1]["width"]
+    assert runtime.set_budget(latency_ms=fast["latency_ms"]["batch_1"])["width"] == fast["config"]["width"]

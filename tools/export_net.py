@@ -9,7 +9,9 @@ OUTPUT_DIR/query_table.json when the grid was evaluated (else the largest grid c
 without budgets, every config of the query table, else the smallest, a middle and the full config.
 Configs without calibrated BN statistics are calibrated first (BN.NUM_BATCHES_PRECISE training
 batches). Each config is written as .pyth, TorchScript and ONNX, each verified; ``--measure-latency``
-also times them on this machine (batch 1 and EXPORT.LATENCY_BATCH_SIZE) into the manifest.
+also times them on this machine (batch 1 and EXPORT.LATENCY_BATCH_SIZE) into the manifest, and
+writes the batch-1 times as ``latency_ms`` into OUTPUT_DIR/query_table.json (``budget.query(table,
+latency_ms=...)`` then picks among the measured configs).
 """
 import logging
 import os
@@ -17,11 +19,12 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from mutualnet_video.budget import BudgetError, load_rows, model_stats, query  # noqa: E402
+from mutualnet_video.budget import BudgetError, load_rows, model_stats, query, save_rows, with_latencies  # noqa: E402
 from mutualnet_video.budget.curve import row_config  # noqa: E402
 from mutualnet_video.config import load_config_from_args, parse_args  # noqa: E402
 from mutualnet_video.engine.grid import QUERY_TABLE, BankStore, calibration_batches, eval_grid  # noqa: E402
 from mutualnet_video.export import export_bundle  # noqa: E402
+from mutualnet_video.export.bundle import measured_latencies  # noqa: E402
 from mutualnet_video.models import build_model  # noqa: E402
 from mutualnet_video.utils.checkpoint import get_last_checkpoint, load_checkpoint  # noqa: E402
 from mutualnet_video.utils.logging import setup_logging  # noqa: E402
@@ -85,6 +88,9 @@ def main(argv=None) -> dict:
     manifest = export_bundle(model, cfg, bank, unique, out_dir, source_checkpoint=checkpoint,
                              query_table=table or unique, measure_latency=args.measure_latency,
                              budgets=budgets if len(unique) == len(rows) else ())
+    if table and args.measure_latency:  # latency budgets for budget.query on this machine's timings
+        save_rows(with_latencies(table, measured_latencies(manifest["budgets"])), table_path)
+        logger.info("wrote the measured latencies (batch 1, ms) into %s", table_path)
     print(f"\nbundle: {out_dir}")
     print(f"{'config':<16} {'GFLOPs':>7} {'params':>9} {'top-1':>6} {'ms (b=1)':>9}  max diff (static/ts/onnx)")
     for e in manifest["budgets"]:

@@ -38,17 +38,20 @@ class BudgetError(ValueError):
 def query(table: Sequence[Dict], gflops: Optional[float] = None, latency_ms: Optional[float] = None) -> Dict:
     """The most accurate row of ``table`` within the budget (GFLOPs per view and/or latency in ms).
 
+    A latency budget considers the rows with a measured ``latency_ms`` (see :func:`with_latencies`;
+    ``tools/export_net.py --measure-latency`` adds them for the configs it exports).
     Raises ``BudgetError`` when nothing fits, naming the cheapest option, and ``ValueError`` when a
-    latency budget is asked of a table without latencies (measure them with
-    ``tools/export_net.py --measure-latency``).
+    latency budget is asked of a table without latencies.
     """
     if gflops is None and latency_ms is None:
         raise ValueError("query needs a budget: gflops=... and/or latency_ms=...")
     if not table:
         raise BudgetError("the query table is empty")
-    if latency_ms is not None and any("latency_ms" not in r for r in table):
-        raise ValueError("the query table has no latency_ms for every row: measure it with "
-                         "tools/export_net.py --measure-latency")
+    if latency_ms is not None:
+        table = [r for r in table if r.get("latency_ms") is not None]
+        if not table:
+            raise ValueError("the query table has no latency_ms: measure it with "
+                             "tools/export_net.py --measure-latency")
     fits = [r for r in table
             if (gflops is None or r["gflops"] <= gflops) and (latency_ms is None or r["latency_ms"] <= latency_ms)]
     if not fits:
@@ -58,6 +61,13 @@ def query(table: Sequence[Dict], gflops: Optional[float] = None, latency_ms: Opt
             f"at {cheapest['gflops']:.3f} GFLOPs" + (f", {cheapest['latency_ms']:.1f} ms" if "latency_ms" in cheapest else "")
         )
     return max(fits, key=lambda r: (r["top1"], -r["gflops"]))
+
+
+def with_latencies(table: Sequence[Dict], latencies: Dict[str, float]) -> List[Dict]:
+    """Copies of ``table``'s rows, with ``latency_ms`` set for the configs named in ``latencies``
+    (``{"w0.50-c160-t8": ms}``); other rows keep what they had."""
+    return [dict(r, latency_ms=latencies[str(row_config(r))]) if str(row_config(r)) in latencies else dict(r)
+            for r in table]
 
 
 def save_rows(rows: Sequence[Dict], json_path: str, csv_path: Optional[str] = None) -> None:

@@ -12,13 +12,12 @@ import os
 import time
 from typing import Dict, List, Optional, Sequence
 
-import simplejson
 import torch
 import torch.nn as nn
 from fvcore.common.config import CfgNode
 
 from ..budget.calibrate import BNBank
-from ..budget.curve import pareto_frontier, row_config, save_rows
+from ..budget.curve import load_rows, pareto_frontier, row_config, save_rows
 from ..budget.flops import model_stats
 from ..budget.plot import plot_curves
 from ..config import SubnetConfig
@@ -109,12 +108,11 @@ def rank_mean(stats):
     return {name: {k: du.all_reduce_mean(v) for k, v in s.items()} for name, s in stats.items()}
 
 
-def _load_rows(path: str, checkpoint: Optional[str]) -> Dict[str, Dict]:
+def _finished_rows(path: str, checkpoint: Optional[str]) -> Dict[str, Dict]:
+    """Rows of an earlier (interrupted) grid evaluation of the same checkpoint, by config name."""
     if not os.path.isfile(path):
         return {}
-    with open(path) as f:
-        rows = simplejson.load(f)
-    return {str(row_config(r)): r for r in rows if r.get("checkpoint") == checkpoint}
+    return {str(row_config(r)): r for r in load_rows(path) if r.get("checkpoint") == checkpoint}
 
 
 def evaluate_grid(cfg: CfgNode, model: nn.Module, checkpoint: Optional[str],
@@ -130,7 +128,7 @@ def evaluate_grid(cfg: CfgNode, model: nn.Module, checkpoint: Optional[str],
     configs = list(configs or eval_grid(cfg))
     os.makedirs(cfg.OUTPUT_DIR, exist_ok=True)
     curve_path = os.path.join(cfg.OUTPUT_DIR, CURVE_JSON)
-    done = _load_rows(curve_path, checkpoint)
+    done = _finished_rows(curve_path, checkpoint)
     store = BankStore(cfg, checkpoint)
     bank = store.load()
     num_videos = build_dataset(cfg, "test").num_videos
@@ -197,8 +195,7 @@ def write_curve_outputs(output_dir: str, rows: Sequence[Dict],
                         extra_markers: Optional[Dict[str, List[Dict]]] = None) -> None:
     """``query_table.json`` (the Pareto frontier) and ``curve.png`` for ``rows``."""
     frontier = pareto_frontier(rows)
-    with open(os.path.join(output_dir, QUERY_TABLE), "w") as f:
-        simplejson.dump(frontier, f, indent=2)
+    save_rows(frontier, os.path.join(output_dir, QUERY_TABLE))
     plot_curves({"MutualNet": rows}, [os.path.join(output_dir, CURVE_PNG)], markers=extra_markers)
     logger.info("query table (%d configs on the frontier of %d): %s", len(frontier), len(rows),
                 ", ".join(f"{row_config(r)} {r['top1']:.1f}%@{r['gflops']:.3f}" for r in frontier))

@@ -26,7 +26,7 @@ import torch.nn as nn
 from fvcore.common.config import CfgNode
 
 from ..budget.calibrate import BNBank
-from ..budget.curve import BudgetError, row_config
+from ..budget.curve import BudgetError, row_config, with_latencies
 from ..config.subnet import SubnetConfig
 from ..models.inputs import dummy_input, input_shapes
 from ..slim import width as at_width
@@ -125,12 +125,18 @@ def export_config(model: nn.Module, cfg: CfgNode, bank: BNBank, sub: SubnetConfi
             "files": files, "verification": verification}
 
 
+def measured_latencies(entries: Sequence[Dict]) -> Dict[str, float]:
+    """``{config name: batch-1 ms}`` of the manifest entries whose latency was measured."""
+    return {e["name"]: e["latency_ms"]["batch_1"] for e in entries if e["latency_ms"]}
+
+
 def export_bundle(model: nn.Module, cfg: CfgNode, bank: BNBank, rows: Sequence[Dict], out_dir: str, *,
                   source_checkpoint: Optional[str] = None, query_table: Sequence[Dict] = (),
                   formats: Sequence[str] = ("pyth", "torchscript", "onnx"), measure_latency: bool = False,
                   budgets: Sequence[Optional[float]] = ()) -> Dict:
     """Export each row's config (``rows``: dicts with width/crop/frames/gflops and, when known, top1)
-    into ``out_dir``, plus the shared-weight artifact and ``manifest.json``. Returns the manifest."""
+    into ``out_dir``, plus the shared-weight artifact (with ``query_table``, whose exported rows get
+    their measured ``latency_ms``) and ``manifest.json``. Returns the manifest."""
     os.makedirs(out_dir, exist_ok=True)
     entries = []
     for i, row in enumerate(rows):
@@ -140,8 +146,9 @@ def export_bundle(model: nn.Module, cfg: CfgNode, bank: BNBank, rows: Sequence[D
         entry.update(gflops=row["gflops"], top1=row.get("top1"),
                      budget_gflops=budgets[i] if i < len(budgets) else None)
         entries.append(entry)
+    query_table = with_latencies(query_table, measured_latencies(entries))
     shared = os.path.join(out_dir, SHARED)
-    torch.save({"model_state": model.state_dict(), "bn_bank": bank.state_dict(), "query_table": list(query_table),
+    torch.save({"model_state": model.state_dict(), "bn_bank": bank.state_dict(), "query_table": query_table,
                 "cfg": cfg.dump()}, shared)
     manifest = {
         "format_version": 1,

@@ -7,6 +7,8 @@ import pathlib
 
 import simplejson
 
+from mutualnet_video.budget.curve import row_config
+
 from .conftest import run_cfg_yaml
 
 TOOLS = pathlib.Path(__file__).resolve().parents[2] / "tools"
@@ -35,6 +37,9 @@ def test_train_test_export_and_run_the_bundle(tmp_path, synthetic_data):
         assert entry["latency_ms"]["batch_1"] > 0
         assert max(entry["verification"].values()) <= 1e-4
         assert entry["top1"] is not None  # from the query table
+    timed = {str(row_config(r)): r.get("latency_ms") for r in simplejson.load(open(out / "query_table.json"))}
+    assert {e["name"]: timed[e["name"]] for e in manifest["budgets"]} == {
+        e["name"]: e["latency_ms"]["batch_1"] for e in manifest["budgets"]}
 
     video = next((synthetic_data.root / "videos").glob("*/val_000.mp4"))
     results = _tool("run_bundle").main(["--bundle", str(out / "export"), "--video", str(video),
