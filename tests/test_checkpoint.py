@@ -335,6 +335,41 @@ def test_shape_mismatch_names_key_and_both_shapes(tmp_path):
         load_checkpoint(path, build_model(cfg))
 
 
+@pytest.mark.parametrize("names", ["pytorchvideo", "pyslowfast"])
+def test_fine_tuning_on_another_class_count_keeps_the_new_classifier(tmp_path, names):
+    """A 400-class file into a 5-class model: everything but the classifier loads; only the
+    classifier may differ, and the optimizer state (shaped for the old classifier) is not restored."""
+    cfg = _x3d_cfg()
+    k400 = cfg.clone()
+    k400.MODEL.NUM_CLASSES = 400
+    source = _randomized(build_model(k400))
+    sgd = torch.optim.SGD(source.parameters(), lr=0.1, momentum=0.9)
+    source(_clip(k400)).sum().backward()
+    sgd.step()  # an optimizer state with momentum buffers shaped for 400 classes
+    state = _to_pyslowfast(source) if names == "pyslowfast" else source.state_dict()
+    path = str(tmp_path / "k400.pyth")
+    torch.save({"model_state": state, "optimizer_state": sgd.state_dict()}, path)
+
+    model = build_model(cfg)
+    head_before = model.blocks[5].proj.weight.detach().clone()
+    # strict=False: our PySlowFast-style file has no shortcut BN to fold (see the test above)
+    info = load_checkpoint(path, model, torch.optim.SGD(model.parameters(), lr=0.1), strict=False,
+                           new_classifier=True)
+    assert info["skipped_keys"] == ["blocks.5.proj.weight", "blocks.5.proj.bias"]
+    assert all(k.startswith("s2.pathway0_res0.branch1_bn.") for k in info["missing_keys"])
+    assert not info["optimizer_loaded"]
+    assert torch.equal(model.blocks[5].proj.weight, head_before)  # the new classifier is kept
+    trunk = "blocks.5.pool.post_conv.weight"
+    assert torch.equal(model.state_dict()[trunk], source.state_dict()[trunk])
+
+    broken = dict(state)
+    stem = "blocks.0.conv.conv_t.weight" if names == "pytorchvideo" else "s1.pathway0_stem.conv_xy.weight"
+    broken[stem] = torch.zeros(1, 1, 1, 1, 1)
+    torch.save({"model_state": broken}, path)
+    with pytest.raises(CheckpointError, match="1 tensor shape mismatch"):  # only the classifier may differ
+        load_checkpoint(path, build_model(cfg), strict=False, new_classifier=True)
+
+
 # -------------------------------------------------------------------------------------- safety
 class _Payload:
     """Unpickling this would run code: the loader must refuse before that happens."""

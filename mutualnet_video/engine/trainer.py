@@ -96,7 +96,7 @@ class Trainer:
             logger.info("initialising weights from %s%s", cfg.TRAIN.CHECKPOINT_FILE_PATH,
                         " (epoch reset)" if reset else "")
             info = load_checkpoint(cfg.TRAIN.CHECKPOINT_FILE_PATH, self.model,
-                                   None if reset else self.optimizer, strict=False)
+                                   None if reset else self.optimizer, strict=False, new_classifier=True)
             if reset:
                 return 0, 0
         else:

@@ -21,7 +21,7 @@ import pickle
 import re
 import tempfile
 from collections import OrderedDict
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -165,7 +165,7 @@ def _fsync_directory(directory: str) -> None:
 
 # -------------------------------------------------------------------------------------- load
 def load_checkpoint(path: str, model: nn.Module, optimizer: Optional[torch.optim.Optimizer] = None,
-                    strict: bool = True) -> Dict[str, Any]:
+                    strict: bool = True, new_classifier: bool = False) -> Dict[str, Any]:
     """Load the weights in ``path`` into ``model`` (and the optimizer state into ``optimizer``).
 
     Reads our checkpoints, pytorchvideo model-zoo files (``{"model_state": ...}`` or a bare state
@@ -175,7 +175,9 @@ def load_checkpoint(path: str, model: nn.Module, optimizer: Optional[torch.optim
     ``model`` is unwrapped.
 
     Checks, all raising ``CheckpointError`` with the key names: a tensor whose shape differs from
-    the model's (always); keys of the model absent from the file and keys of the file the model has
+    the model's (always, except the classifier's with ``new_classifier``: fine-tuning on a data set
+    with another number of classes keeps the model's new classifier and reports the file's as
+    ``skipped_keys``); keys of the model absent from the file and keys of the file the model has
     no place for (when ``strict``; with ``strict=False`` they are skipped, logged and returned).
     BN ``num_batches_tracked`` counters absent from a file are not counted as missing.
 
@@ -186,7 +188,8 @@ def load_checkpoint(path: str, model: nn.Module, optimizer: Optional[torch.optim
     any extras such as ``scheduler_state``) plus: ``format`` ("pytorchvideo" for our files and
     pytorchvideo's, "pyslowfast"), ``missing_keys`` (our names; a PySlowFast shortcut BN to fold,
     having none, under its PySlowFast name), ``unexpected_keys`` (the file's names),
-    ``folded_keys`` (the file's BN keys folded into other tensors), ``optimizer_loaded``.
+    ``folded_keys`` (the file's BN keys folded into other tensors), ``skipped_keys`` (our names of
+    the file's classifier tensors left out by ``new_classifier``), ``optimizer_loaded``.
     """
     checkpoint = _read(path)
     if isinstance(checkpoint, dict) and "model_state" in checkpoint:
@@ -202,13 +205,20 @@ def load_checkpoint(path: str, model: nn.Module, optimizer: Optional[torch.optim
     state = _strip_wrapper_prefixes(state)
     fmt = _detect_format(state, path)
     model_state = net.state_dict()
+    replaceable = _classifier_keys(net) if new_classifier else ()
     if fmt == "pyslowfast":
-        state, source_names, unexpected, folded, unfolded = _from_pyslowfast(state, net, model_state, path)
+        state, source_names, unexpected, folded, unfolded, skipped = _from_pyslowfast(
+            state, net, model_state, path, replaceable)
     else:
-        _check_shapes(state, model_state, {}, path)
+        skipped = _check_shapes(state, model_state, {}, path, replaceable)
         source_names, folded, unfolded = {}, [], []
         unexpected = [k for k in state if k not in model_state]
-    missing = [k for k in model_state if k not in state and not k.endswith("num_batches_tracked")] + unfolded
+    if skipped:
+        state = {k: v for k, v in state.items() if k not in skipped}
+        logger.warning("%s: the classifier has another number of classes; keeping the model's new one "
+                       "(skipped %s)", path, ", ".join(skipped))
+    missing = [k for k in model_state
+               if k not in state and k not in skipped and not k.endswith("num_batches_tracked")] + unfolded
     if missing or unexpected:
         described = [f"{k} (PySlowFast name {source_names[k]})" if k in source_names else k for k in missing]
         message = (f"{path} ({fmt} names) does not fit {type(net).__name__}: "
@@ -221,16 +231,18 @@ def load_checkpoint(path: str, model: nn.Module, optimizer: Optional[torch.optim
     optimizer_loaded = False
     if optimizer is not None:
         optimizer_state = checkpoint.get("optimizer_state") if isinstance(checkpoint, dict) else None
-        if optimizer_state is not None and fmt == "pytorchvideo":
+        why = ("none in the file" if optimizer_state is None else
+               "PySlowFast parameter order differs" if fmt != "pytorchvideo" else
+               "the classifier was replaced" if skipped else None)
+        if why is None:
             optimizer.load_state_dict(optimizer_state)
             optimizer_loaded = True
         else:
-            logger.info("%s: optimizer state not restored (%s)", path,
-                        "none in the file" if optimizer_state is None else "PySlowFast parameter order differs")
+            logger.info("%s: optimizer state not restored (%s)", path, why)
     info.setdefault("epoch", None)
     info.setdefault("cfg", None)
     info.update(format=fmt, missing_keys=missing, unexpected_keys=unexpected, folded_keys=folded,
-                optimizer_loaded=optimizer_loaded)
+                skipped_keys=skipped, optimizer_loaded=optimizer_loaded)
     logger.info("loaded %s (%s names, epoch %s)", path, fmt, info["epoch"])
     return info
 
@@ -285,30 +297,42 @@ def _detect_format(state: Dict[str, torch.Tensor], path: str) -> str:
 
 
 def _from_pyslowfast(source: Dict[str, torch.Tensor], net: nn.Module, model_state: Dict[str, torch.Tensor],
-                     path: str) -> Tuple[Dict[str, torch.Tensor], Dict[str, str], List[str], List[str], List[str]]:
+                     path: str, replaceable: Sequence[str] = ()
+                     ) -> Tuple[Dict[str, torch.Tensor], Dict[str, str], List[str], List[str], List[str], List[str]]:
     """The file's PySlowFast-named ``source`` in our names, shapes checked, shortcut BNs folded.
 
     Returns (state, our key -> PySlowFast key, the file's unmapped keys, the file's keys folded,
-    the shortcut BN keys the file lacks).
+    the shortcut BN keys the file lacks, the ``replaceable`` keys whose shapes differ).
     """
     key_map = pyslowfast_map(net)
     to_ours = {theirs: ours for ours, theirs in key_map.names.items()}
     state = {to_ours[k]: v for k, v in source.items() if k in to_ours}
-    _check_shapes(state, model_state, key_map.names, path)
+    skipped = _check_shapes(state, model_state, key_map.names, path, replaceable)
     folded, unfolded = _fold_shortcut_bns(state, source, key_map.folds, path)
     unexpected = [k for k in source if k not in to_ours and k not in folded]
-    return state, key_map.names, unexpected, folded, unfolded
+    return state, key_map.names, unexpected, folded, unfolded, skipped
+
+
+def _classifier_keys(net: nn.Module) -> List[str]:
+    """State keys of the model's classifier: its last linear layer (the head's projection)."""
+    name = [n for n, m in net.named_modules() if isinstance(m, nn.Linear)][-1]
+    return [f"{name}.{p}" for p, _ in net.get_submodule(name).named_parameters(recurse=False)]
 
 
 def _check_shapes(state: Dict[str, torch.Tensor], model_state: Dict[str, torch.Tensor],
-                  source_names: Dict[str, str], path: str) -> None:
+                  source_names: Dict[str, str], path: str, replaceable: Sequence[str] = ()) -> List[str]:
+    """Raise on tensors whose shapes differ from the model's, except keys of ``replaceable``:
+    those are returned (the caller leaves them out)."""
+    differ = [k for k, v in state.items() if k in model_state and v.shape != model_state[k].shape]
     bad = [
         f"{k}{f' (PySlowFast name {source_names[k]})' if k in source_names else ''}: "
-        f"file {tuple(v.shape)} vs model {tuple(model_state[k].shape)}"
-        for k, v in state.items() if k in model_state and v.shape != model_state[k].shape
+        f"file {tuple(state[k].shape)} vs model {tuple(model_state[k].shape)}"
+        for k in differ if k not in replaceable
     ]
     if bad:
-        raise CheckpointError(f"{path}: {len(bad)} tensor shape mismatch(es): " + "; ".join(bad))
+        hint = "" if replaceable else " (fine-tuning with another number of classes: new_classifier=True)"
+        raise CheckpointError(f"{path}: {len(bad)} tensor shape mismatch(es): " + "; ".join(bad) + hint)
+    return [k for k in differ if k in replaceable]
 
 
 def _fold_shortcut_bns(state: Dict[str, torch.Tensor], source: Dict[str, torch.Tensor],
