@@ -37,6 +37,13 @@ def test_base_lr_scaled_by_shards_once():
     assert cfg.SOLVER.BASE_LR_SCALE_NUM_SHARDS is False
 
 
+def test_one_path_is_one_file(tmp_path):
+    path = tmp_path / "one.yaml"
+    path.write_text("TRAIN:\n  BATCH_SIZE: 3\n")
+    for given in (str(path), path, [str(path)]):
+        assert load_config(given).TRAIN.BATCH_SIZE == 3
+
+
 def test_unknown_key_names_key_and_file(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text("TRAIN:\n  BATCH_SIZ: 4\n")

@@ -14,7 +14,7 @@ from mutualnet_video.models.inputs import dummy_input, full_subnet
 from mutualnet_video.models.resnet import slow_kwargs
 from mutualnet_video.models.slowfast import slowfast_kwargs
 from mutualnet_video.models.x3d import x3d_kwargs
-from mutualnet_video.slim import SlimMixin, set_width, width
+from mutualnet_video.slim import SlimMixin, width
 
 from .model_cfgs import slow_cfg, slowfast_cfg, x3d_cfg
 
@@ -117,6 +117,13 @@ def test_x3d_heads_pool_adaptively(frames, crop):
     model = build_model(cfg).eval()
     with torch.no_grad(), width(model, 0.25):
         assert model(torch.randn(1, 3, frames, crop, crop)).shape == (1, 10)
+
+
+def test_x3d_builds_for_crops_below_its_total_stride():
+    """pytorchvideo's create_x3d refuses crops < 32; with adaptive pooling a 24 px model is fine."""
+    model = build_model(x3d_cfg("XS", crop=24, num_classes=10)).eval()
+    with torch.no_grad():
+        assert model(torch.randn(1, 3, 4, 24, 24)).shape == (1, 10)
 
 
 def test_slowfast_runs_at_reduced_slow_pathway_and_keeps_input_list():

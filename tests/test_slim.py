@@ -151,3 +151,12 @@ def test_set_width_checks_the_range_and_the_context_manager_restores():
         set_width(model, 0.25)
     with pytest.raises(ValueError, match="no slimmable layers"):
         set_width(nn.Sequential(nn.ReLU()), 0.5)
+
+
+def test_a_range_below_one_starts_at_its_max():
+    """A static model at a smaller width (WIDTH_RANGE [w, w]) starts and stays at w."""
+    model = nn.Sequential(SlimConv3d.from_dense(_conv(8, 16), width_range=(0.5, 0.5)))
+    assert get_width(model) == 0.5
+    with width(model, 0.5):
+        pass
+    assert model(torch.randn(1, 8, 2, 4, 4)).shape[1] == 8

@@ -2,8 +2,9 @@
 import argparse
 import ast
 import logging
+import os
 import re
-from typing import Any, Callable, Iterable, List, Optional, Sequence
+from typing import Any, Callable, Iterable, List, Optional, Sequence, Union
 
 from fvcore.common.config import CfgNode
 
@@ -117,8 +118,11 @@ def cfg_from_text(text: str, source: str = "checkpoint") -> CfgNode:
     return check_cfg(cfg)
 
 
-def load_config(cfg_files: Sequence[str] = (), opts: Sequence[str] = ()) -> CfgNode:
-    """Defaults, then each YAML file in order, then ``KEY VALUE`` overrides; validated."""
+def load_config(cfg_files: Union[str, os.PathLike, Sequence[str]] = (), opts: Sequence[str] = ()) -> CfgNode:
+    """Defaults, then each YAML file in order (one path or several), then ``KEY VALUE`` overrides;
+    validated."""
+    if isinstance(cfg_files, (str, os.PathLike)):
+        cfg_files = [cfg_files]
     cfg = get_cfg()
     for path in cfg_files:
         merge_file(cfg, path)

@@ -1,5 +1,4 @@
 """One clip of one video for inference at a sub-network config (the deployment path)."""
-import torch
 from fvcore.common.config import CfgNode
 
 from ..config.subnet import SubnetConfig

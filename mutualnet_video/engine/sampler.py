@@ -70,10 +70,10 @@ class ConfigSampler:
         self.num_subnets = cfg.MUTUALNET.NUM_SUBNETS
         self.min_width_smallest_input = cfg.MUTUALNET.MIN_WIDTH_SMALLEST_INPUT
         self.full = full_subnet(cfg)
-        if self.mode == "sandwich":
-            self.crops, self.frames = [self.full.crop], [self.full.frames]
-        else:
+        if self.mode == "mutualnet":
             self.crops, self.frames = crop_sizes(cfg), frame_counts(cfg)
+        else:  # sandwich and static train at the full input only
+            self.crops, self.frames = [self.full.crop], [self.full.frames]
         self.smallest = (
             self.full if self.mode == "static"
             else SubnetConfig(self.min_width, self.crops[-1], self.frames[-1])

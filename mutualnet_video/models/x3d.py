@@ -9,12 +9,19 @@ from .registry import register_model
 from .retrofit import fix_input, fix_output, retrofit
 
 
+MIN_BUILD_CROP = 32  # create_x3d asserts crop >= its total spatial stride
+
+
 def x3d_kwargs(cfg: CfgNode) -> Dict[str, Any]:
     """``create_x3d`` arguments for ``cfg``: the model built for DATA.NUM_FRAMES x TRAIN_CROP_SIZE,
-    returning logits (no head softmax)."""
+    returning logits (no head softmax).
+
+    pytorchvideo sizes its fixed head pool from the crop and refuses crops below the total stride
+    (32); the retrofit replaces that pool by adaptive pooling, so smaller crops build at 32.
+    """
     return dict(
         input_clip_length=cfg.DATA.NUM_FRAMES,
-        input_crop_size=cfg.DATA.TRAIN_CROP_SIZE,
+        input_crop_size=max(cfg.DATA.TRAIN_CROP_SIZE, MIN_BUILD_CROP),
         model_num_class=cfg.MODEL.NUM_CLASSES,
         dropout_rate=cfg.MODEL.DROPOUT_RATE,
         width_factor=cfg.X3D.WIDTH_FACTOR,

@@ -33,7 +33,7 @@ class SlimMixin:
         self.in_spec, self.out_spec = tuple(in_spec), tuple(out_spec)
         self.divisor = divisor
         self.width_range = tuple(width_range)
-        self.width = 1.0
+        self.width = self.width_range[1]  # the full network
         self._selections: Dict[float, Tuple[Selection, Selection]] = {}
 
     def set_specs(self, in_spec: ChannelSpec = None, out_spec: ChannelSpec = None) -> None:

@@ -48,6 +48,10 @@ def test_static_and_sandwich_modes():
     assert static.sample(3) == [SubnetConfig(1.0, 32, 4)] and static.smallest == static.full
     narrow = ConfigSampler(tiny_cfg(**{"MUTUALNET.MODE": "static", "MUTUALNET.WIDTH_RANGE": [0.5, 0.5]}))
     assert narrow.sample(0) == [SubnetConfig(0.5, 32, 4)]  # a static model at a smaller width
+    # a static run at a smaller crop than the inherited MUTUALNET.CROP_SIZES ladder is fine
+    small = ConfigSampler(tiny_cfg(**{"MUTUALNET.MODE": "static", "DATA.TRAIN_CROP_SIZE": 16,
+                                      "MUTUALNET.CROP_SIZES": [32, 24]}))
+    assert small.sample(0) == [SubnetConfig(1.0, 16, 4)]
     sandwich = ConfigSampler(tiny_cfg(**{"MUTUALNET.MODE": "sandwich"}))
     for step in range(10):
         configs = sandwich.sample(step)
