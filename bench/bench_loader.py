@@ -15,6 +15,8 @@ subsample to 16 frames, /255, normalise, random short-side scale, random crop, r
 Also checks that the PyAV path decodes no frame it does not need: per clip, the frames decoded
 against the span from the keyframe before the first frame to the last frame.
 
+``measure_loader`` is the measurement itself (``bench/run_all.py`` calls it too).
+
     python bench/bench_loader.py [--workers 0 1 2] [--repeats 3] [--out bench/results_loader.json]
 """
 import argparse
@@ -22,17 +24,18 @@ import bisect
 import functools
 import json
 import os
-import platform
 import random
 import statistics
 import sys
 import tempfile
 import time
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Sequence
 
 import torch
 import torch.nn.functional as F
 
+from common import write_json
+from mutualnet_video.utils.machine import machine_record
 from mutualnet_video.config import get_cfg
 from mutualnet_video.data import build_loader
 from mutualnet_video.data.decoders import PyAVReader
@@ -128,6 +131,66 @@ def decoded_frames_check(paths: List[str], clips_per_video: int = 4) -> Dict[str
     }
 
 
+PIPELINES: Dict[str, Callable] = {
+    "ours_pyav": functools.partial(ours_loader, backend="pyav"),
+    "ours_decord": functools.partial(ours_loader, backend="decord"),
+    "pytorchvideo_baseline": baseline_loader,
+}
+
+
+def measure_loader(videos: int = 12, seconds: float = 10.0, passes: int = 4, workers: Sequence[int] = (0, 1, 2),
+                   batch: int = 4, repeats: int = 3) -> Dict:
+    """Clips/s of every pipeline in ``PIPELINES`` for each worker count (the module docstring's setting).
+
+    Returns ``setting``, ``rows`` (per worker count: median clips/s per pipeline, the speed-ups of
+    ours over the baseline and every run) and ``pyav_decoded_frames`` (``decoded_frames_check``).
+    """
+    with tempfile.TemporaryDirectory() as folder:
+        print(f"writing {videos} videos of {seconds:g} s, 320x240 H.264 ...", flush=True)
+        paths = make_videos(folder, videos, seconds)
+        runs = {(name, w): [] for name in PIPELINES for w in workers}
+        for repeat in range(repeats):
+            for w in workers:
+                for name, make in PIPELINES.items():
+                    loader = make(folder, paths, passes, workers=w, batch=batch)
+                    runs[name, w].append(clips_per_second(loader))
+                    del loader
+                    rate = runs[name, w][-1]
+                    print(f"  run {repeat + 1}/{repeats} {name:22s} workers={w}: {rate:6.1f} clips/s", flush=True)
+        decode_check = decoded_frames_check(paths)
+    median = {key: statistics.median(v) for key, v in runs.items()}
+    rows = []
+    for w in workers:
+        base = median["pytorchvideo_baseline", w]
+        rows.append({"workers": w, **{n: round(median[n, w], 2) for n in PIPELINES},
+                     "speedup_pyav": round(median["ours_pyav", w] / base, 2),
+                     "speedup_decord": round(median["ours_decord", w] / base, 2),
+                     "runs": {n: [round(v, 2) for v in runs[n, w]] for n in PIPELINES}})
+    return {
+        "benchmark": "train clip loader, clips/s",
+        "setting": {"frames": NUM_FRAMES, "sampling_rate": SAMPLING_RATE, "crop": CROP, "jitter": SCALES,
+                    "videos": videos, "seconds": seconds, "size": "320x240", "fps": FPS,
+                    "codec": "h264 (libx264 defaults)", "passes": passes, "batch": batch, "repeats": repeats,
+                    "main_process_torch_threads": torch.get_num_threads()},
+        "rows": rows,
+        "pyav_decoded_frames": decode_check,
+    }
+
+
+def print_loader_table(result: Dict) -> None:
+    """Median clips/s per pipeline and worker count, the speed-ups, and the decoded-frames check."""
+    setting = result["setting"]
+    header = f"{'workers':>7} | " + " | ".join(f"{n:>21}" for n in PIPELINES) + " | pyav / base | decord / base"
+    print(f"\nclips/s (median of {setting['repeats']} runs), {NUM_FRAMES}x{CROP} train clips from 320x240 H.264, "
+          f"batch {setting['batch']}")
+    print(header)
+    print("-" * len(header))
+    for row in result["rows"]:
+        print(f"{row['workers']:>7} | " + " | ".join(f"{row[n]:>21.1f}" for n in PIPELINES)
+              + f" | {row['speedup_pyav']:>11.2f} | {row['speedup_decord']:>13.2f}")
+    print("\nPyAV decoded frames per clip:", json.dumps(result["pyav_decoded_frames"]))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--videos", type=int, default=12)
@@ -141,56 +204,10 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results_loader.json"))
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-
-    pipelines: Dict[str, Callable] = {
-        "ours_pyav": functools.partial(ours_loader, backend="pyav"),
-        "ours_decord": functools.partial(ours_loader, backend="decord"),
-        "pytorchvideo_baseline": baseline_loader,
-    }
-    with tempfile.TemporaryDirectory() as folder:
-        print(f"writing {args.videos} videos of {args.seconds:g} s, 320x240 H.264 ...", flush=True)
-        paths = make_videos(folder, args.videos, args.seconds)
-        runs = {(name, w): [] for name in pipelines for w in args.workers}
-        for repeat in range(args.repeats):
-            for w in args.workers:
-                for name, make in pipelines.items():
-                    loader = make(folder, paths, args.passes, workers=w, batch=args.batch)
-                    runs[name, w].append(clips_per_second(loader))
-                    del loader
-                    rate = runs[name, w][-1]
-                    print(f"  run {repeat + 1}/{args.repeats} {name:22s} workers={w}: {rate:6.1f} clips/s", flush=True)
-        decode_check = decoded_frames_check(paths)
-
-    median = {key: statistics.median(v) for key, v in runs.items()}
-    header = f"{'workers':>7} | " + " | ".join(f"{n:>21}" for n in pipelines) + " | pyav / base | decord / base"
-    print(f"\nclips/s (median of {args.repeats} runs), 16x224 train clips from 320x240 H.264, batch {args.batch}")
-    print(header)
-    print("-" * len(header))
-    rows = []
-    for w in args.workers:
-        base = median["pytorchvideo_baseline", w]
-        row = {"workers": w, **{n: round(median[n, w], 2) for n in pipelines},
-               "speedup_pyav": round(median["ours_pyav", w] / base, 2),
-               "speedup_decord": round(median["ours_decord", w] / base, 2),
-               "runs": {n: [round(v, 2) for v in runs[n, w]] for n in pipelines}}
-        rows.append(row)
-        print(f"{w:>7} | " + " | ".join(f"{median[n, w]:>21.1f}" for n in pipelines)
-              + f" | {row['speedup_pyav']:>11.2f} | {row['speedup_decord']:>13.2f}")
-    print("\nPyAV decoded frames per clip:", json.dumps(decode_check))
-    result = {
-        "benchmark": "train clip loader, clips/s",
-        "setting": {"frames": NUM_FRAMES, "sampling_rate": SAMPLING_RATE, "crop": CROP, "jitter": SCALES,
-                    "videos": args.videos, "seconds": args.seconds, "size": "320x240", "fps": FPS,
-                    "codec": "h264 (libx264 defaults)", "passes": args.passes, "batch": args.batch,
-                    "repeats": args.repeats, "main_process_torch_threads": args.threads},
-        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "torch": torch.__version__,
-                    "platform": platform.platform(), "load_average": os.getloadavg()},
-        "rows": rows,
-        "pyav_decoded_frames": decode_check,
-    }
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(result, f, indent=2)
+    result = measure_loader(args.videos, args.seconds, args.passes, args.workers, args.batch, args.repeats)
+    result["machine"] = machine_record()
+    print_loader_table(result)
+    write_json(args.out, result)
     print(f"wrote {args.out}")
     return 0
 

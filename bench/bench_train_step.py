@@ -7,21 +7,23 @@ On one batch, with the configs ``ConfigSampler`` draws for one step:
       (``extract_subnet``) trained one step alone on its input (prepared outside the timing, as a
       static model's loader would deliver it): forward + the same loss + backward + optimizer step.
 The ratio (a) / sum(b) is the overhead of slimmable training (target <= 1.10). Medians of
-``--repeats`` interleaved runs. Writes a json summary to ``--out``.
+``--repeats`` interleaved runs. Writes a json summary to ``--out``. ``measure_train_step`` is the
+measurement itself (``bench/run_all.py`` calls it too).
 
     python bench/bench_train_step.py --cfg configs/Kinetics/X3D_S.yaml --batch 2
 """
 import argparse
-import json
 import os
-import statistics
 import sys
-import time
+from typing import Dict
 
 import torch
+from fvcore.common.config import CfgNode
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from common import interleaved_ms, write_json  # noqa: E402
+from mutualnet_video.utils.machine import machine_record  # noqa: E402
 from mutualnet_video.config import load_config  # noqa: E402
 from mutualnet_video.data.derive import derive_input  # noqa: E402
 from mutualnet_video.engine import (  # noqa: E402
@@ -31,11 +33,57 @@ from mutualnet_video.export import extract_subnet  # noqa: E402
 from mutualnet_video.models import build_model  # noqa: E402
 from mutualnet_video.models.inputs import dummy_input  # noqa: E402
 
+TARGET = 1.10  # mutual step / sum of static steps
 
-def timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+
+def measure_train_step(cfg: CfgNode, batch: int, step: int = 0, repeats: int = 5) -> Dict:
+    """Time (a) and (b) of the module docstring on one random batch of ``batch`` full clips.
+
+    Returns the configs of step ``step``, the median seconds of the mutual step, of each static step
+    and their sum, and ``ratio`` = mutual / static total.
+    """
+    model = build_model(cfg).train()
+    sampler = ConfigSampler(cfg)
+    configs = sampler.sample(step)
+    clip = dummy_input(cfg, sampler.full, batch)
+    labels = torch.randint(0, cfg.MODEL.NUM_CLASSES, (batch,))
+    ce = label_loss(cfg.MODEL.LOSS_FUNC)
+    optimizer = build_optimizer(model, cfg)
+    reduce = cfg.MUTUALNET.REDUCE_PATHWAYS
+    with torch.no_grad():
+        target = torch.softmax(model(clip).float(), dim=-1)
+
+    def static_run(sub, is_full):
+        plain = extract_subnet(model, sub.width).train()
+        opt, x = build_optimizer(plain, cfg), derive_input(clip, sub, reduce)
+
+        def run():
+            opt.zero_grad(set_to_none=True)
+            logits = plain(x)
+            loss = ce(logits, labels) if is_full else distillation_loss(logits, target)
+            loss.backward()
+            opt.step()
+        return run
+
+    runs = {"mutual": lambda: mutual_step(model, clip, labels, configs, optimizer, ce, reduce_pathways=reduce)}
+    runs.update((str(sub), static_run(sub, i == 0)) for i, sub in enumerate(configs))
+    median_s = {name: ms / 1000.0 for name, ms in interleaved_ms(runs, repeats).items()}
+    mutual = median_s.pop("mutual")
+    total_static = sum(median_s.values())
+    return {
+        "arch": cfg.MODEL.ARCH, "batch": batch, "width_range": list(cfg.MUTUALNET.WIDTH_RANGE),
+        "configs": [str(c) for c in configs], "mutual_step_s": mutual, "static_steps_s": median_s,
+        "static_total_s": total_static, "ratio": mutual / total_static, "target": TARGET, "repeats": repeats,
+    }
+
+
+def print_train_step(result: Dict) -> None:
+    """The per-config static times, their total, the mutual step and the ratio, in ms."""
+    for name, t in result["static_steps_s"].items():
+        print(f"  static {name:>16}: {t * 1000:8.1f} ms")
+    print(f"  static total          : {result['static_total_s'] * 1000:8.1f} ms")
+    print(f"  mutual_step           : {result['mutual_step_s'] * 1000:8.1f} ms")
+    print(f"ratio mutual / static = {result['ratio']:.3f} (target <= {TARGET:.2f})")
 
 
 def main(argv=None):
@@ -51,59 +99,10 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     cfg = load_config([args.cfg], ["MUTUALNET.WIDTH_RANGE", "[0.5, 1.0]", *args.opts])
-    model = build_model(cfg).train()
-    sampler = ConfigSampler(cfg)
-    configs = sampler.sample(args.step)
-    clip = dummy_input(cfg, sampler.full, args.batch)
-    labels = torch.randint(0, cfg.MODEL.NUM_CLASSES, (args.batch,))
-    ce = label_loss(cfg.MODEL.LOSS_FUNC)
-    optimizer = build_optimizer(model, cfg)
-    reduce = cfg.MUTUALNET.REDUCE_PATHWAYS
-
-    with torch.no_grad():
-        target = torch.softmax(model(clip).float(), dim=-1)
-    static = []  # (config, plain model, optimizer, input)
-    for i, sub in enumerate(configs):
-        plain = extract_subnet(model, sub.width).train()
-        static.append((sub, plain, build_optimizer(plain, cfg), derive_input(clip, sub, reduce), i == 0))
-
-    def static_step(plain, opt, x, is_full):
-        opt.zero_grad(set_to_none=True)
-        logits = plain(x)
-        loss = ce(logits, labels) if is_full else distillation_loss(logits, target)
-        loss.backward()
-        opt.step()
-
-    def run_mutual():
-        mutual_step(model, clip, labels, configs, optimizer, ce, reduce_pathways=reduce)
-
-    # warm-up (allocator, caches, one-time selections), then interleaved timed runs
-    run_mutual()
-    for _, plain, opt, x, is_full in static:
-        static_step(plain, opt, x, is_full)
-    mutual_times, static_times = [], {str(s[0]): [] for s in static}
-    for _ in range(args.repeats):
-        mutual_times.append(timed(run_mutual))
-        for sub, plain, opt, x, is_full in static:
-            static_times[str(sub)].append(timed(lambda: static_step(plain, opt, x, is_full)))
-    mutual = statistics.median(mutual_times)
-    per_config = {name: statistics.median(t) for name, t in static_times.items()}
-    total_static = sum(per_config.values())
-    result = {
-        "cfg": args.cfg, "arch": cfg.MODEL.ARCH, "batch": args.batch, "threads": args.threads,
-        "width_range": list(cfg.MUTUALNET.WIDTH_RANGE), "configs": [str(c) for c in configs],
-        "mutual_step_s": mutual, "static_steps_s": per_config, "static_total_s": total_static,
-        "ratio": mutual / total_static, "target": 1.10, "repeats": args.repeats,
-        "torch": torch.__version__,
-    }
-    for name, t in per_config.items():
-        print(f"  static {name:>16}: {t * 1000:8.1f} ms")
-    print(f"  static total          : {total_static * 1000:8.1f} ms")
-    print(f"  mutual_step           : {mutual * 1000:8.1f} ms")
-    print(f"ratio mutual / static = {result['ratio']:.3f} (target <= 1.10)")
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(result, f, indent=2)
+    result = {"cfg": args.cfg, **measure_train_step(cfg, args.batch, args.step, args.repeats),
+              "machine": machine_record()}
+    print_train_step(result)
+    write_json(args.out, result)
     return result
 
 

@@ -1,0 +1,45 @@
+"""bench/run_all.py --smoke runs end to end and writes every section. No speed target is asserted:
+those live in the benchmark's PASS/MISS table, never in tests."""
+import json
+import math
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SECTIONS = ("slimmable_vs_static", "train_step", "loader", "export_latency", "achieved_gflops", "scaling")
+
+
+def numbers(tree):
+    """Every int / float leaf of a json tree."""
+    if isinstance(tree, dict):
+        return [n for v in tree.values() for n in numbers(v)]
+    if isinstance(tree, list):
+        return [n for v in tree for n in numbers(v)]
+    return [tree] if isinstance(tree, (int, float)) and not isinstance(tree, bool) else []
+
+
+def test_run_all_smoke(tmp_path):
+    out = tmp_path / "results.json"
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "run_all.py"), "--smoke", "--out", str(out)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "== summary" in proc.stdout
+    result = json.loads(out.read_text())
+
+    for key in ("slim_overhead", "step_ratio", "loader_ratio"):
+        assert isinstance(result[key], float) and math.isfinite(result[key]) and result[key] > 0, key
+    assert [c["key"] for c in result["checks"]] == ["slim_overhead", "step_ratio", "loader_ratio"]
+    assert all(c["result"] in ("PASS", "MISS") for c in result["checks"])
+    for key in SECTIONS:
+        values = numbers(result[key])
+        assert values and all(math.isfinite(v) for v in values), key
+    assert len(result["slimmable_vs_static"]["rows"]) == 4
+    assert {r["batch"] for r in result["export_latency"]["rows"]} == {1, 8}
+    for model in result["achieved_gflops"]["models"].values():
+        assert model["input_shapes"] and {"eager", "channels_last_3d"} <= set(model["variants"])
+    assert all(r["peak_mib"] > 0 for r in result["scaling"]["rows"])
+
+    machine = result["machine"]
+    for key in ("cpu", "cores", "python", "torch", "torch_threads", "date"):
+        assert machine[key], key
