@@ -1,6 +1,8 @@
 """Deriving a sub-network's input from the full clip, so no clip is decoded twice.
 
-Temporal: ``frames`` frames picked uniformly over the SAME time span as the full clip.
+Temporal: ``frames`` frames over the SAME time span as the full clip, one at the centre of each of
+``frames`` equal segments: a constant stride whenever the frame counts divide (8 -> 4 takes frames
+1, 3, 5, 7; ``linspace(0, 7, 4)`` would take 0, 2, 5, 7, so motion would seem to change speed).
 Spatial: the whole (already augmented) crop is resized bilinearly to ``crop`` x ``crop``
 (MutualNet: every resolution is a downscale of the same crop).
 """
@@ -14,13 +16,17 @@ from ..config.subnet import SubnetConfig
 Inputs = Union[torch.Tensor, List[torch.Tensor]]
 
 
+def segment_centres(t: int, frames: int) -> torch.Tensor:
+    """Indices of ``frames`` of ``t`` frames: the centre frame of each of ``frames`` equal segments."""
+    return ((torch.arange(frames) * 2 + 1) * t // (2 * frames)).long()
+
+
 def temporal_subsample(x: torch.Tensor, frames: int, dim: int = 2) -> torch.Tensor:
-    """``frames`` frames of ``x`` at ``linspace(0, T - 1, frames)`` along ``dim`` (the span is kept)."""
+    """``frames`` frames of ``x`` along ``dim`` at :func:`segment_centres` (the span is kept)."""
     t = x.shape[dim]
     if frames == t:
         return x
-    index = torch.linspace(0, t - 1, frames, device=x.device).round().long()
-    return x.index_select(dim, index)
+    return x.index_select(dim, segment_centres(t, frames).to(x.device))
 
 
 def spatial_resize(x: torch.Tensor, size: int) -> torch.Tensor:

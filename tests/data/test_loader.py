@@ -62,6 +62,14 @@ def test_derive_input_on_loader_batches(kinetics_dir):
     assert torch.equal(derive_input(inputs, SubnetConfig(1.0, 48, 8)), inputs)
 
 
+def test_derived_frames_keep_a_constant_stride_when_counts_divide():
+    clip = torch.arange(8.0).view(1, 1, 8, 1, 1).expand(2, 3, 8, 4, 4)  # frame t holds the value t
+    picked = lambda frames: derive_input(clip, SubnetConfig(0.5, 4, frames))[0, 0, :, 0, 0].tolist()
+    assert picked(4) == [1, 3, 5, 7] and picked(2) == [2, 6]  # segment centres, stride 2 and 4
+    six = picked(6)
+    assert six == sorted(set(six)) and six[0] >= 0 and six[-1] <= 7  # in order, no repeats
+
+
 def test_batch_size_divided_by_world_size(kinetics_dir, monkeypatch):
     monkeypatch.setattr(build, "_world", lambda: (2, 1))
     loader = build_loader(tiny_cfg(kinetics_dir), "train")
