@@ -54,6 +54,30 @@ def test_dense_conv_equals_plain_conv_of_sliced_weights(w):
     torch.testing.assert_close(slim(x), plain(x), rtol=0, atol=1e-6)
 
 
+def test_inference_reuses_active_weights_until_they_change():
+    torch.manual_seed(0)
+    slim = nn.Sequential(SlimConv3d.from_dense(_conv(48, 96), width_range=(0.25, 1.0)))
+    conv = slim[0]
+    set_width(slim, 0.5)
+    x = torch.randn(2, 24, 4, 9, 9)
+    with torch.no_grad():
+        first = conv.active_params()[0]
+        assert first.is_contiguous() and conv.active_params()[0] is first  # copied once
+        torch.testing.assert_close(conv(x), F.conv3d(x, conv.weight[:48, :24], conv.bias[:48], (1, 2, 2), 1))
+    assert conv.active_params()[0] is not first and conv.active_params()[0].requires_grad  # training: slices
+
+    sgd = torch.optim.SGD(conv.parameters(), lr=1.0)
+    conv(x).sum().backward()
+    sgd.step()  # an in-place update: the inference copy is stale and must be remade
+    with torch.no_grad():
+        torch.testing.assert_close(conv(x), F.conv3d(x, conv.weight[:48, :24], conv.bias[:48], (1, 2, 2), 1))
+        conv.load_state_dict({k: v * 2 for k, v in conv.state_dict().items()})
+        torch.testing.assert_close(conv(x), F.conv3d(x, conv.weight[:48, :24], conv.bias[:48], (1, 2, 2), 1))
+        conv.active_params()
+        set_width(slim, 0.25)  # switching width drops the kept copies
+        assert conv._inference_params == {}
+
+
 @pytest.mark.parametrize("w", [0.25, 0.5])
 def test_depthwise_conv_runs_fewer_groups(w):
     torch.manual_seed(0)

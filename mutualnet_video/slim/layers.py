@@ -4,7 +4,7 @@ Each keeps the full-size parameters of the layer it replaces (same names, so sta
 unchanged) and, at the current width, computes with the active slice only. At width 1.0 every layer
 runs the parent class's own forward, so the converted model is numerically the original.
 """
-from typing import Dict, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -35,6 +35,24 @@ class SlimMixin:
         self.width_range = tuple(width_range)
         self.width = self.width_range[1]  # the full network
         self._selections: Dict[float, Tuple[Selection, Selection]] = {}
+        # width -> (source tensors, their versions, what was made of them): see ``_reuse``
+        self._inference_params: Dict[float, Tuple[tuple, tuple, tuple]] = {}
+
+    def switch(self, width: float) -> None:
+        """Compute at ``width`` from now on (``slim.set_width`` checks the range). Inference copies
+        of the parameters are dropped: they are kept only while one width stays set."""
+        self.width = width
+        self._inference_params.clear()
+
+    def _reuse(self, sources: tuple, make: Callable[[], tuple]) -> tuple:
+        """``make()``, computed once per width and reused while ``sources`` are the same tensor
+        objects at the same versions (an optimizer step, ``load_state_dict`` or ``.to()`` all move
+        them on). For inference only: the results carry no autograd history."""
+        versions = tuple(-1 if t is None else t._version for t in sources)
+        cached = self._inference_params.get(self.width)
+        if cached is None or cached[1] != versions or any(a is not b for a, b in zip(cached[0], sources)):
+            cached = self._inference_params[self.width] = (sources, versions, make())
+        return cached[2]
 
     def set_specs(self, in_spec: ChannelSpec = None, out_spec: ChannelSpec = None) -> None:
         if in_spec is not None:
@@ -44,6 +62,7 @@ class SlimMixin:
             assert sum(s.channels for s in out_spec) == sum(s.channels for s in self.out_spec), out_spec
             self.out_spec = tuple(out_spec)
         self._selections.clear()
+        self._inference_params.clear()
 
     def selections(self, width: float = None) -> Tuple[Selection, Selection]:
         """(input selection, output selection) at ``width`` (default: the current width)."""
@@ -110,15 +129,35 @@ class SlimConv3d(SlimMixin, nn.Conv3d):
         per_filter = n_in // self.active_groups(width) * self.weight[0, 0].numel()
         return n_out * per_filter + (n_out if self.bias is not None else 0)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # x: (N, C_in_active, T, H, W) -> (N, C_out_active, T', H', W')
-        if self.is_full():
-            return super().forward(x)
+    def active_params(self) -> Tuple[torch.Tensor, torch.Tensor]:
+        """(weight, bias) of the active channels at the current width.
+
+        With gradients enabled: slices of the parameters (gradients reach the full tensors). Without
+        (inference): contiguous copies, made once while the width and the parameters stay the same
+        (``_reuse``), so an evaluation does not re-slice and re-copy them every call.
+        """
+        if torch.is_grad_enabled():
+            return self._slice_params()
+
+        def make():
+            weight, bias = self._slice_params()
+            return weight.contiguous(), bias
+
+        return self._reuse((self.weight, self.bias), make)
+
+    def _slice_params(self) -> Tuple[torch.Tensor, torch.Tensor]:
         in_sel, out_sel = self.selections()
         weight = take_channels(self.weight, 0, out_sel)
         if self.groups == 1:
             weight = take_channels(weight, 1, in_sel)
         bias = None if self.bias is None else take_channels(self.bias, 0, out_sel)
+        return weight, bias
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: (N, C_in_active, T, H, W) -> (N, C_out_active, T', H', W')
+        if self.is_full():
+            return super().forward(x)
+        weight, bias = self.active_params()
         return F.conv3d(x, weight, bias, self.stride, self.padding, self.dilation, self.active_groups())
 
 
@@ -161,14 +200,20 @@ class SlimBatchNorm3d(SlimMixin, nn.BatchNorm3d):
             factor = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
         use_batch_stats = self.training or self.running_mean is None
         track = self.running_mean is not None and (not self.training or self.track_running_stats)
-        return F.batch_norm(
-            x,
-            self.running_mean[:sel] if track else None,  # views: updates land in the full buffers
-            self.running_var[:sel] if track else None,
-            None if self.weight is None else self.weight[:sel],
-            None if self.bias is None else self.bias[:sel],
-            use_batch_stats, factor, self.eps,
-        )
+        mean, var, weight, bias = self.active_tensors(sel)
+        return F.batch_norm(x, mean if track else None, var if track else None, weight, bias,
+                            use_batch_stats, factor, self.eps)
+
+    def active_tensors(self, sel: int) -> Tuple[Optional[torch.Tensor], ...]:
+        """Views of the first ``sel`` entries of (running mean, running var, weight, bias): updates
+        land in the full tensors. Without gradients the views are made once while the width and the
+        tensors stay the same (``_reuse``)."""
+        tensors = (self.running_mean, self.running_var, self.weight, self.bias)
+
+        def make():
+            return tuple(None if t is None else t[:sel] for t in tensors)
+
+        return make() if torch.is_grad_enabled() else self._reuse(tensors, make)
 
 
 class SlimLinear(SlimMixin, nn.Linear):

@@ -31,7 +31,7 @@ def set_width(model: nn.Module, w: float) -> None:
     if not lo - 1e-9 <= w <= hi + 1e-9:
         raise ValueError(f"width {w} is outside the model's trained width range [{lo}, {hi}]")
     for layer in slim_layers(model):
-        layer.width = w
+        layer.switch(w)
 
 
 @contextlib.contextmanager
