@@ -48,7 +48,6 @@ def test_static_opts_keep_the_clip_span_and_field_of_view():
     assert values["MUTUALNET.WIDTH_RANGE"] == "[0.5, 0.5]"
 
 
-@pytest.mark.slow
 def test_driver_end_to_end_and_resume(data, tmp_path, capsys):
     out, docs = tmp_path / "out", tmp_path / "docs"
     docs.mkdir()
