@@ -47,6 +47,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from data_prep.common import write_json  # noqa: E402
 from data_prep.make_synthetic import GENERATOR_VERSION  # noqa: E402
 from mutualnet_video.budget import load_rows, model_stats, query, save_rows  # noqa: E402
 from mutualnet_video.budget.curve import row_config  # noqa: E402
@@ -209,14 +210,6 @@ def read_json(path: str, default=None):
         return default
     with open(path) as f:
         return json.load(f)
-
-
-def write_json(path: str, data) -> None:
-    """Write ``data`` to ``path`` atomically (an interrupted write leaves the old file)."""
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=2)
-    os.replace(tmp, path)
 
 
 def curve_complete(cfg) -> bool:

@@ -66,8 +66,11 @@ def query(table: Sequence[Dict], gflops: Optional[float] = None, latency_ms: Opt
 def with_latencies(table: Sequence[Dict], latencies: Dict[str, float]) -> List[Dict]:
     """Copies of ``table``'s rows, with ``latency_ms`` set for the configs named in ``latencies``
     (``{"w0.50-c160-t8": ms}``); other rows keep what they had."""
-    return [dict(r, latency_ms=latencies[str(row_config(r))]) if str(row_config(r)) in latencies else dict(r)
-            for r in table]
+    rows = []
+    for r in table:
+        name = str(row_config(r))
+        rows.append(dict(r, latency_ms=latencies[name]) if name in latencies else dict(r))
+    return rows
 
 
 def save_rows(rows: Sequence[Dict], json_path: str, csv_path: Optional[str] = None) -> None:
