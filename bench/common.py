@@ -11,15 +11,18 @@ def interleaved_ms(runs: Dict[Hashable, Callable[[], object]], repeats: int, war
     """Median wall time, in ms, of each ``runs[key]()``.
 
     ``warmup`` untimed rounds, then ``repeats`` timed rounds; every round calls each callable once,
-    in order, so a change of machine load during the run hits all of them alike.
+    so a change of machine load during the run hits all of them alike. Odd rounds go in reverse
+    order: whichever runs first after another contender finds the caches holding that one's data,
+    and alternating spreads that cost evenly instead of charging it to the first key.
     """
     for _ in range(warmup):
         for run in runs.values():
             run()
     times = {key: [] for key in runs}
-    for _ in range(repeats):
-        for key, run in runs.items():
-            times[key].append(measure_latency(run, warmup=0, repeats=1))
+    order = list(runs)
+    for round_ in range(repeats):
+        for key in (order if round_ % 2 == 0 else order[::-1]):
+            times[key].append(measure_latency(runs[key], warmup=0, repeats=1))
     return {key: statistics.median(t) for key, t in times.items()}
 
 

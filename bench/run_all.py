@@ -1,9 +1,11 @@
 """The performance suite: every speed claim of the package, each measured side by side in one run.
 
 Each section compares two (or more) things in the same process, with interleaved repeats (every
-round runs each contender once) and medians:
+round runs each contender once, odd rounds in reverse order) and medians:
   1. slimmable model at widths 0.25/0.5/0.75/1.0 vs the static model ``extract_subnet`` cuts at
-     that width: forward (eval, no grad) and forward + backward (train). Target <= 1.10x.
+     that width: forward (eval, no grad) and forward + backward (train), each pair timed on its own
+     (a training run between two forwards evicts the caches the next forward would find). Target
+     <= 1.10x.
   2. one mutual-learning step vs the sum of the equivalent static steps
      (``bench_train_step.measure_train_step``). Target <= 1.10.
   3. our clip loader vs pytorchvideo's pipeline (``bench_loader.measure_loader``). Target >= 1.5x
@@ -59,6 +61,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KINETICS, DEMO = "configs/Kinetics", "configs/demo/X3D_DEMO.yaml"  # relative to ROOT
 SLIM_TARGET, STEP_TARGET, LOADER_TARGET = 1.10, 1.10, 1.5
 WIDTHS = (0.25, 0.5, 0.75, 1.0)
+# section 1 runs FORWARD_REPEATS / TRAIN_REPEATS x the mode's repeats: the ratios are near 1, and at
+# 5 repeats the worst width moved by 0.1 between runs (a forward is ~1/7 of a forward + backward)
+FORWARD_REPEATS, TRAIN_REPEATS = 4, 2
 MMAP_THRESHOLD = 64 * 1024  # bytes; see MEMORY_METHOD
 MEMORY_METHOD = (
     "peak resident size (VmHWM) minus the resident size just before the step, in a fresh process whose "
@@ -205,10 +210,11 @@ def slimmable_vs_static(mode: Mode) -> Dict:
     rows = []
     for w in WIDTHS:
         static = extract_subnet(model, w)
-        with at_width(model, w):
-            ms = interleaved_ms({"slim_fwd": inference(model, x), "static_fwd": inference(static, x),
-                                 "slim_fwd_bwd": training(model, x), "static_fwd_bwd": training(static, x)},
-                                mode.repeats)
+        with at_width(model, w):  # forwards apart from the training runs, whose traffic evicts their caches
+            ms = interleaved_ms({"slim_fwd": inference(model, x), "static_fwd": inference(static, x)},
+                                FORWARD_REPEATS * mode.repeats, warmup=2)
+            ms.update(interleaved_ms({"slim_fwd_bwd": training(model, x), "static_fwd_bwd": training(static, x)},
+                                     TRAIN_REPEATS * mode.repeats))
         rows.append({"width": w, **{f"{k}_ms": v for k, v in ms.items()},
                      "forward_ratio": ms["slim_fwd"] / ms["static_fwd"],
                      "forward_backward_ratio": ms["slim_fwd_bwd"] / ms["static_fwd_bwd"]})

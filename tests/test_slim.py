@@ -152,6 +152,25 @@ def test_slim_batchnorm_train_updates_only_the_active_slice():
     torch.testing.assert_close(slim.eval()(x), expected)
 
 
+
+@pytest.mark.parametrize("track", [True, False])
+def test_slim_batchnorm_at_half_width_is_a_plain_batchnorm_of_the_active_channels(track):
+    torch.manual_seed(0)
+    bn = nn.BatchNorm3d(32, track_running_stats=track)
+    bn.weight.data.uniform_(0.5, 1.5)
+    slim = SlimBatchNorm3d.from_dense(bn)
+    plain = nn.BatchNorm3d(16, track_running_stats=track)
+    plain.load_state_dict({k: v[:16] if v.dim() else v for k, v in bn.state_dict().items()})
+    slim.width = 0.5
+    for _ in range(2):  # inference, a training step, inference again: the kept views follow the update
+        x = torch.randn(4, 16, 2, 5, 5) * 2 + 1
+        with torch.no_grad():
+            torch.testing.assert_close(slim.eval()(x), plain.eval()(x))
+        torch.testing.assert_close(slim.train()(x), plain.train()(x))
+    if track:
+        torch.testing.assert_close(slim.running_mean[:16], plain.running_mean)
+        assert int(slim.num_batches_tracked) == int(plain.num_batches_tracked) == 2
+
 def test_slim_linear_multi_segment_input():
     torch.manual_seed(0)
     lin = nn.Linear(40, 7)

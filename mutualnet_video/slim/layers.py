@@ -34,9 +34,10 @@ class SlimMixin:
         self.divisor = divisor
         self.width_range = tuple(width_range)
         self.width = self.width_range[1]  # the full network
-        self._selections: Dict[float, Tuple[Selection, Selection]] = {}
-        # width -> (source tensors, their versions, what was made of them): see ``_reuse``
-        self._inference_params: Dict[float, Tuple[tuple, tuple, tuple]] = {}
+        # width -> (input selection, output selection, whether that is the whole layer)
+        self._selections: Dict[float, Tuple[Selection, Selection, bool]] = {}
+        # width -> (source tensors, their (id, version) stamps, what was made of them): see ``_reuse``
+        self._inference_params: Dict[float, Tuple[tuple, list, tuple]] = {}
 
     def switch(self, width: float) -> None:
         """Compute at ``width`` from now on (``slim.set_width`` checks the range). Inference copies
@@ -47,11 +48,16 @@ class SlimMixin:
     def _reuse(self, sources: tuple, make: Callable[[], tuple]) -> tuple:
         """``make()``, computed once per width and reused while ``sources`` are the same tensor
         objects at the same versions (an optimizer step, ``load_state_dict`` or ``.to()`` all move
-        them on). For inference only: the results carry no autograd history."""
-        versions = tuple(-1 if t is None else t._version for t in sources)
+        them on). For inference only: the results carry no autograd history.
+
+        It runs on every inference call of every layer, so the check is kept to one list compare:
+        the cache holds ``sources`` themselves, so their ids cannot be reused by other tensors.
+        An in-place change through ``.data`` does not move a version: within one width the copy
+        made before it would be reused (any width switch drops it)."""
+        stamps = [None if t is None else (id(t), t._version) for t in sources]
         cached = self._inference_params.get(self.width)
-        if cached is None or cached[1] != versions or any(a is not b for a, b in zip(cached[0], sources)):
-            cached = self._inference_params[self.width] = (sources, versions, make())
+        if cached is None or cached[1] != stamps:
+            cached = self._inference_params[self.width] = (sources, stamps, make())
         return cached[2]
 
     def set_specs(self, in_spec: ChannelSpec = None, out_spec: ChannelSpec = None) -> None:
@@ -66,13 +72,17 @@ class SlimMixin:
 
     def selections(self, width: float = None) -> Tuple[Selection, Selection]:
         """(input selection, output selection) at ``width`` (default: the current width)."""
+        return self._selected(width)[:2]
+
+    def _selected(self, width: float = None) -> Tuple[Selection, Selection, bool]:
         width = self.width if width is None else width
-        if width not in self._selections:
-            self._selections[width] = (
-                channel_selection(self.in_spec, width, self.divisor),
-                channel_selection(self.out_spec, width, self.divisor),
-            )
-        return self._selections[width]
+        selected = self._selections.get(width)
+        if selected is None:
+            i = channel_selection(self.in_spec, width, self.divisor)
+            o = channel_selection(self.out_spec, width, self.divisor)
+            full = isinstance(i, int) and isinstance(o, int) and (i, o) == self.full_shape()
+            selected = self._selections[width] = (i, o, full)
+        return selected
 
     def active_shape(self, width: float = None) -> Tuple[int, int]:
         """(active input channels, active output channels) at ``width``."""
@@ -80,8 +90,8 @@ class SlimMixin:
         return selection_size(i), selection_size(o)
 
     def is_full(self) -> bool:
-        i, o = self.selections()
-        return isinstance(i, int) and isinstance(o, int) and (i, o) == self.full_shape()
+        """Whether the current width keeps every channel (the layer runs as the original)."""
+        return self._selected()[2]
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", width={self.width}"
@@ -129,19 +139,19 @@ class SlimConv3d(SlimMixin, nn.Conv3d):
         per_filter = n_in // self.active_groups(width) * self.weight[0, 0].numel()
         return n_out * per_filter + (n_out if self.bias is not None else 0)
 
-    def active_params(self) -> Tuple[torch.Tensor, torch.Tensor]:
-        """(weight, bias) of the active channels at the current width.
+    def active_params(self) -> Tuple[torch.Tensor, Optional[torch.Tensor], int]:
+        """(weight, bias, groups) of the active channels at the current width.
 
         With gradients enabled: slices of the parameters (gradients reach the full tensors). Without
         (inference): contiguous copies, made once while the width and the parameters stay the same
         (``_reuse``), so an evaluation does not re-slice and re-copy them every call.
         """
         if torch.is_grad_enabled():
-            return self._slice_params()
+            return (*self._slice_params(), self.active_groups())
 
         def make():
             weight, bias = self._slice_params()
-            return weight.contiguous(), bias
+            return weight.contiguous(), bias, self.active_groups()
 
         return self._reuse((self.weight, self.bias), make)
 
@@ -157,8 +167,8 @@ class SlimConv3d(SlimMixin, nn.Conv3d):
         # x: (N, C_in_active, T, H, W) -> (N, C_out_active, T', H', W')
         if self.is_full():
             return super().forward(x)
-        weight, bias = self.active_params()
-        return F.conv3d(x, weight, bias, self.stride, self.padding, self.dilation, self.active_groups())
+        weight, bias, groups = self.active_params()
+        return F.conv3d(x, weight, bias, self.stride, self.padding, self.dilation, groups)
 
 
 class SlimBatchNorm3d(SlimMixin, nn.BatchNorm3d):
@@ -191,18 +201,18 @@ class SlimBatchNorm3d(SlimMixin, nn.BatchNorm3d):
         # x: (N, C_active, T, H, W) -> same shape
         if self.is_full():
             return super().forward(x)
-        _, sel = self.selections()
+        sel = self._selected()[1]
         if not isinstance(sel, int):
             raise NotImplementedError("SlimBatchNorm3d needs its active channels to be a prefix")
+        mean, var, weight, bias = self.active_tensors(sel)
+        if not self.training and mean is not None:  # inference with the running statistics
+            return F.batch_norm(x, mean, var, weight, bias, False, 0.0, self.eps)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             self.num_batches_tracked.add_(1)
             factor = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
-        use_batch_stats = self.training or self.running_mean is None
-        track = self.running_mean is not None and (not self.training or self.track_running_stats)
-        mean, var, weight, bias = self.active_tensors(sel)
-        return F.batch_norm(x, mean if track else None, var if track else None, weight, bias,
-                            use_batch_stats, factor, self.eps)
+        track = mean is not None and self.track_running_stats  # else batch statistics only
+        return F.batch_norm(x, mean if track else None, var if track else None, weight, bias, True, factor, self.eps)
 
     def active_tensors(self, sel: int) -> Tuple[Optional[torch.Tensor], ...]:
         """Views of the first ``sel`` entries of (running mean, running var, weight, bias): updates
