@@ -1,14 +1,21 @@
-"""What the benchmarks share: interleaved timing with medians and json output."""
-import json
+"""What the benchmarks share: interleaved timing with medians, and json output (``write_json``,
+the atomic indented write of ``data_prep.common``)."""
 import os
 import statistics
+import sys
 from typing import Callable, Dict, Hashable
 
-from mutualnet_video.export import measure_latency
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repo root: data_prep
+
+from data_prep.common import write_json  # noqa: E402
+from mutualnet_video.export import measure_latency  # noqa: E402
+
+__all__ = ["interleaved_ms", "write_json"]
 
 
-def interleaved_ms(runs: Dict[Hashable, Callable[[], object]], repeats: int, warmup: int = 1) -> Dict[Hashable, float]:
-    """Median wall time, in ms, of each ``runs[key]()``.
+def interleaved_ms(runs: Dict[Hashable, Callable[[], object]], repeats: int, warmup: int = 1,
+                   cuda: bool = False) -> Dict[Hashable, float]:
+    """Median wall time, in ms, of each ``runs[key]()`` (``cuda``: synchronised before and after).
 
     ``warmup`` untimed rounds, then ``repeats`` timed rounds; every round calls each callable once,
     so a change of machine load during the run hits all of them alike. Odd rounds go in reverse
@@ -22,12 +29,6 @@ def interleaved_ms(runs: Dict[Hashable, Callable[[], object]], repeats: int, war
     order = list(runs)
     for round_ in range(repeats):
         for key in (order if round_ % 2 == 0 else order[::-1]):
-            times[key].append(measure_latency(runs[key], warmup=0, repeats=1))
+            times[key].append(measure_latency(runs[key], warmup=0, repeats=1, cuda=cuda))
     return {key: statistics.median(t) for key, t in times.items()}
 
-
-def write_json(path: str, result: Dict) -> None:
-    """Write ``result`` to ``path`` (indented), creating the folder."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w") as f:
-        json.dump(result, f, indent=2)

@@ -43,3 +43,33 @@ def test_run_all_smoke(tmp_path):
     machine = result["machine"]
     for key in ("cpu", "cores", "python", "torch", "torch_threads", "date"):
         assert machine[key], key
+
+
+def test_gpu_suite_runs_its_code_on_a_cpu(tmp_path):
+    """bench/gpu.py is meant for a CUDA device; ``--device cpu --smoke`` runs every section of the
+    same code (AMP = bfloat16 autocast), so it cannot rot on machines without one."""
+    out = tmp_path / "results_gpu.json"
+    script = os.path.join(ROOT, "bench", "gpu.py")
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    refused = subprocess.run([sys.executable, script, "--smoke", "--out", str(out)], cwd=tmp_path, env=env,
+                             capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0 and "no CUDA device" in refused.stderr and not out.exists()
+
+    proc = subprocess.run([sys.executable, script, "--smoke", "--device", "cpu", "--out", str(out)], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    for key in ("slim_overhead", "slim_overhead_amp", "step_ratio", "step_ratio_amp"):
+        assert isinstance(result[key], float) and math.isfinite(result[key]) and result[key] > 0, key
+    assert [r["width"] for r in result["slim_forward"]["rows"]] == [0.25, 0.5, 0.75, 1.0]
+    assert result["slim_forward"]["amp_dtype"] == "torch.bfloat16"
+    for precision in ("fp32", "amp"):
+        step = result["train_step"][precision]
+        assert set(step["static_ms"]) == set(step["configs"]) and len(step["configs"]) >= 2
+        assert set(step["peak_mib"]) == {"mutual", *step["configs"]}
+        assert all(v is None for v in step["peak_mib"].values())  # CUDA memory only
+    for model in result["throughput"]["models"].values():
+        assert set(model["variants"]) == {"fp32", "amp", "amp_channels_last_3d"}
+        assert set(model["matmul_tflop_per_s"]) == {"matmul_fp32", "matmul_bfloat16"}
+        assert all(v["tflop_per_s"] > 0 for v in model["variants"].values())
+    assert result["device"] == "cpu" and result["machine"]["cuda"] is None

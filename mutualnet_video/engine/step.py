@@ -93,7 +93,8 @@ def mutual_step(
         label_loss: ``(logits (N, K), labels) -> scalar`` for the full config.
         distill_weight: weight of each distillation loss.
         reduce_pathways: SlowFast pathways fed the reduced input (see ``derive_input``).
-        scaler: a GradScaler for mixed precision: forwards then run under CUDA autocast.
+        scaler: a GradScaler for mixed precision: forwards then run under autocast on the batch's
+            device (float16 on CUDA; bfloat16 on a CPU).
     Raises:
         NonFiniteLossError: a loss is NaN or infinite (before the optimizer step, on every rank).
     """
@@ -102,7 +103,7 @@ def mutual_step(
     for i, sub in enumerate(configs):
         is_full, is_last = i == 0, i == len(configs) - 1
         with _grad_sync(model, is_last), width(model, sub.width), _bn_stats_frozen(model, not is_full):
-            with torch.autocast("cuda", enabled=scaler is not None):
+            with torch.autocast(labels.device.type, enabled=scaler is not None):
                 logits = model(derive_input(inputs, sub, reduce_pathways))
             if is_full:
                 loss = label_loss(logits.float(), labels)

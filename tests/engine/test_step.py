@@ -121,3 +121,21 @@ def test_non_finite_loss_stops_before_the_optimizer_step(model, batch):
     assert e.value.config == CONFIGS[1]
     assert optimizer.steps == 0
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_a_grad_scaler_runs_the_forwards_under_autocast_on_the_batch_device(model, batch):
+    """Mixed precision follows the batch's device: on a CPU, bfloat16 autocast with a CPU GradScaler
+    (the same code path as float16 on CUDA). The step still trains every config and steps once."""
+    x, y = batch
+    conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv3d))
+    dtypes = []
+    conv.register_forward_hook(lambda module, inputs, output: dtypes.append(output.dtype))
+    optimizer = RecordingSGD(model.parameters(), lr=0.1)
+    before = [p.detach().clone() for p in model.parameters()]
+    result = mutual_step(model, x, y, CONFIGS, optimizer, CE, scaler=torch.amp.GradScaler("cpu"))
+    assert dtypes == [torch.bfloat16] * len(CONFIGS)
+    assert optimizer.steps == 1 and all(torch.isfinite(torch.tensor(result.losses)))
+    assert any(not torch.equal(b, p) for b, p in zip(before, model.parameters()))
+    dtypes.clear()
+    mutual_step(model, x, y, CONFIGS, RecordingSGD(model.parameters()), CE)
+    assert dtypes == [torch.float32] * len(CONFIGS)
