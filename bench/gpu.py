@@ -10,8 +10,9 @@ and medians reported. AMP is ``torch.autocast`` (float16 on CUDA) with a GradSca
   2. train_step: one mutual-learning step vs the equivalent static steps
      (``bench_train_step.train_step_runs``), fp32 and AMP, with the peak CUDA memory of each run.
   3. throughput: X3D-M and SlowFast-R50 forward, clips/s and achieved TFLOP/s (fvcore GFLOPs, one
-     multiply-add = one flop) in fp32, AMP and AMP + channels_last_3d, vs dense n x n matmuls in
-     fp32 and float16 timed in the same rounds (the TF32 switches in use are recorded).
+     multiply-add = one flop) in fp32, AMP and AMP + channels_last_3d, and that as a fraction of a
+     dense n x n matmul of the same precision timed in the same rounds (fp32 or float16; the TF32
+     switches in use are recorded).
 Writes ``--out`` with the device name (``machine.cuda``) and top-level ``slim_overhead`` /
 ``slim_overhead_amp`` / ``step_ratio`` / ``step_ratio_amp``. Quick mode is sized for one H100 in a
 few minutes. ``--device cpu --smoke`` runs the same code on a CPU (AMP = bfloat16 autocast); that is
@@ -136,7 +137,7 @@ def throughput(mode: GpuMode, device: torch.device) -> Dict:
     """Section 3: forward clips/s and achieved TFLOP/s per model and precision, vs matmuls."""
     dtype, n = amp_dtype(device), mode.matmul_size
     a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
-    a_half, b_half = a.to(dtype), b.to(dtype)
+    a_half, b_half, half_name = a.to(dtype), b.to(dtype), str(dtype).removeprefix("torch.")
     models = {}
     for spec in mode.models:
         cfg = load(spec)
@@ -147,17 +148,19 @@ def throughput(mode: GpuMode, device: torch.device) -> Dict:
         static = static.to(device)
         x = to_device(dummy_input(cfg, full, mode.model_batch), device)
         cl_model, cl_x = copy.deepcopy(static).to(memory_format=torch.channels_last_3d), to_channels_last(x)
-        runs = {"matmul_fp32": lambda: torch.mm(a, b), f"matmul_{str(dtype)[6:]}": lambda: torch.mm(a_half, b_half),
+        runs = {"matmul_fp32": lambda: torch.mm(a, b), f"matmul_{half_name}": lambda: torch.mm(a_half, b_half),
                 "fp32": forward(static, x), "amp": forward(static, x, dtype),
                 "amp_channels_last_3d": forward(cl_model, cl_x, dtype)}
         ms = interleaved_ms(runs, mode.repeats, warmup=3, cuda=device.type == "cuda")
-        matmul = {k: n ** 3 / ms.pop(k) / 1e9 for k in [k for k in ms if k.startswith("matmul")]}  # TFLOP/s
-        variants = {k: {"ms": t, "clips_per_s": mode.model_batch / t * 1e3, "tflop_per_s": gflop / t / 1e3}
-                    for k, t in ms.items()}
+        # GFLOP per ms = TFLOP/s
+        matmul = {k: n ** 3 / 1e9 / ms.pop(k) for k in [k for k in ms if k.startswith("matmul")]}
+        reference = {k: matmul["matmul_fp32" if k == "fp32" else f"matmul_{half_name}"] for k in ms}
+        variants = {k: {"ms": t, "clips_per_s": mode.model_batch / t * 1e3, "tflop_per_s": gflop / t,
+                        "fraction_of_matmul": gflop / t / reference[k]} for k, t in ms.items()}
         models[spec.name] = {**describe(spec, cfg, mode.model_batch), "gflop_per_forward": gflop,
                              "matmul_tflop_per_s": matmul, "variants": variants}
-    print(table(["model", "variant", "ms", "clips/s", "TFLOP/s"],
-                [[name, k, v["ms"], v["clips_per_s"], v["tflop_per_s"]]
+    print(table(["model", "variant", "ms", "clips/s", "TFLOP/s", "of matmul"],
+                [[name, k, v["ms"], v["clips_per_s"], v["tflop_per_s"], v["fraction_of_matmul"]]
                  for name, m in models.items() for k, v in m["variants"].items()]))
     for name, m in models.items():
         print(f"  {name}: matmul TFLOP/s " + ", ".join(f"{k} {v:.1f}" for k, v in m["matmul_tflop_per_s"].items()))

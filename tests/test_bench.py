@@ -1,10 +1,12 @@
-"""bench/run_all.py --smoke runs end to end and writes every section. No speed target is asserted:
-those live in the benchmark's PASS/MISS table, never in tests."""
+"""bench/run_all.py --smoke and bench/gpu.py --smoke (on the CPU) run end to end and write every
+section. No speed target is asserted: those live in the benchmarks' tables, never in tests."""
 import json
 import math
 import os
 import subprocess
 import sys
+
+import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SECTIONS = ("slimmable_vs_static", "train_step", "loader", "export_latency", "achieved_gflops", "scaling")
@@ -71,5 +73,7 @@ def test_gpu_suite_runs_its_code_on_a_cpu(tmp_path):
     for model in result["throughput"]["models"].values():
         assert set(model["variants"]) == {"fp32", "amp", "amp_channels_last_3d"}
         assert set(model["matmul_tflop_per_s"]) == {"matmul_fp32", "matmul_bfloat16"}
-        assert all(v["tflop_per_s"] > 0 for v in model["variants"].values())
+        for v in model["variants"].values():  # GFLOP per ms is TFLOP/s
+            assert v["tflop_per_s"] == pytest.approx(model["gflop_per_forward"] / v["ms"]) and v["tflop_per_s"] > 0
+            assert 0 < v["fraction_of_matmul"] < 100
     assert result["device"] == "cpu" and result["machine"]["cuda"] is None
