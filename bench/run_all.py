@@ -286,10 +286,14 @@ def export_latency(mode: Mode) -> Dict:
 
 
 def compiled_forward(model: torch.nn.Module, x) -> Tuple[Optional[Callable], str]:
-    """``(run, "ok")`` for ``torch.compile(model)`` after its first (compiling) call, or
-    ``(None, "failed: ...")`` if compiling or running it raises."""
+    """``(run, "ok")`` for ``torch.compile(model, dynamic=False)`` after its first (compiling) call,
+    or ``(None, "failed: ...")`` if compiling or running it raises.
+
+    Static shapes: SlowFast runs the same stage code on both pathways at different sizes, so the
+    default (automatic dynamic shapes) recompiles it with symbolic sizes, and inductor (torch 2.13)
+    then fails to lower a strided conv (``ValueRangeError: Invalid ranges [0:-1]``)."""
     try:
-        run = inference(torch.compile(model), x)
+        run = inference(torch.compile(model, dynamic=False), x)
         run()
         return run, "ok"
     except Exception as e:  # noqa: BLE001 - any compiler failure is a result to report
