@@ -44,6 +44,9 @@ from mutualnet_video.utils.machine import machine_record
 
 @dataclasses.dataclass(frozen=True)
 class GpuMode:
+    """The sizes of one mode: sections 1 and 2 use ``slim`` (batches ``slim_batch`` / ``step_batch``),
+    section 3 ``models`` at ``model_batch`` and a ``matmul_size`` x ``matmul_size`` matmul."""
+
     repeats: int
     slim: Model
     slim_batch: int
@@ -63,6 +66,7 @@ MODES = {
 
 
 def amp_dtype(device: torch.device) -> torch.dtype:
+    """What autocast computes in: float16 on CUDA, bfloat16 on a CPU."""
     return torch.float16 if device.type == "cuda" else torch.bfloat16
 
 
