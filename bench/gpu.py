@@ -31,7 +31,7 @@ import torch
 from bench_train_step import train_step_runs
 from common import interleaved_ms, write_json
 from run_all import (
-    DEMO, KINETICS, SLIM_TARGET, STEP_TARGET, WIDTHS, Model, describe, load, table, to_channels_last,
+    DEMO, KINETICS, SLIM_TARGET, STEP_TARGET, WIDTHS, Model, describe, inference, load, table, to_channels_last,
 )
 from mutualnet_video.budget import count_gflops
 from mutualnet_video.engine.batch import to_device
@@ -70,18 +70,6 @@ def amp_dtype(device: torch.device) -> torch.dtype:
     return torch.float16 if device.type == "cuda" else torch.bfloat16
 
 
-def forward(model: torch.nn.Module, x, dtype: Optional[torch.dtype] = None) -> Callable[[], object]:
-    """A callable running one eval forward of ``model`` on ``x`` without grad, under autocast to
-    ``dtype`` if given."""
-    device_type = next(model.parameters()).device.type
-
-    def run():
-        model.eval()
-        with torch.no_grad(), torch.autocast(device_type, dtype=dtype, enabled=dtype is not None):
-            return model(x)
-    return run
-
-
 def peak_mib(run: Callable[[], object], device: torch.device) -> Optional[float]:
     """Peak CUDA memory of ``run()`` above what was allocated before it, in MiB (None on a CPU)."""
     if device.type != "cuda":
@@ -104,8 +92,8 @@ def slim_forward(mode: GpuMode, device: torch.device) -> Dict:
     for w in WIDTHS:
         static = extract_subnet(model, w).eval()
         with at_width(model, w):
-            ms = interleaved_ms({"slim_fp32": forward(model, x), "static_fp32": forward(static, x),
-                                 "slim_amp": forward(model, x, dtype), "static_amp": forward(static, x, dtype)},
+            ms = interleaved_ms({"slim_fp32": inference(model, x), "static_fp32": inference(static, x),
+                                 "slim_amp": inference(model, x, dtype), "static_amp": inference(static, x, dtype)},
                                 mode.repeats, warmup=3, cuda=device.type == "cuda")
         rows.append({"width": w, **{f"{k}_ms": v for k, v in ms.items()},
                      "ratio_fp32": ms["slim_fp32"] / ms["static_fp32"], "ratio_amp": ms["slim_amp"] / ms["static_amp"]})
@@ -153,8 +141,8 @@ def throughput(mode: GpuMode, device: torch.device) -> Dict:
         x = to_device(dummy_input(cfg, full, mode.model_batch), device)
         cl_model, cl_x = copy.deepcopy(static).to(memory_format=torch.channels_last_3d), to_channels_last(x)
         runs = {"matmul_fp32": lambda: torch.mm(a, b), f"matmul_{half_name}": lambda: torch.mm(a_half, b_half),
-                "fp32": forward(static, x), "amp": forward(static, x, dtype),
-                "amp_channels_last_3d": forward(cl_model, cl_x, dtype)}
+                "fp32": inference(static, x), "amp": inference(static, x, dtype),
+                "amp_channels_last_3d": inference(cl_model, cl_x, dtype)}
         ms = interleaved_ms(runs, mode.repeats, warmup=3, cuda=device.type == "cuda")
         # GFLOP per ms = TFLOP/s
         matmul = {k: n ** 3 / 1e9 / ms.pop(k) for k in [k for k in ms if k.startswith("matmul")]}

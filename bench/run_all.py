@@ -164,11 +164,14 @@ def to_channels_last(x):
     return x.contiguous(memory_format=torch.channels_last_3d)
 
 
-def inference(model: torch.nn.Module, x) -> Callable[[], object]:
-    """A callable running one forward of ``model`` (eval mode, no grad) on ``x``."""
+def inference(model: torch.nn.Module, x, dtype: Optional[torch.dtype] = None) -> Callable[[], object]:
+    """A callable running one forward of ``model`` (eval mode, no grad) on ``x``; under autocast
+    to ``dtype`` (on the model's device) if given."""
+    device_type = next(model.parameters()).device.type
+
     def run():
         model.eval()
-        with torch.no_grad():
+        with torch.no_grad(), torch.autocast(device_type, dtype=dtype, enabled=dtype is not None):
             return model(x)
     return run
 
