@@ -6,13 +6,18 @@
 - ``pyav``: indexes the frames by demuxing the file once (packets are read, not decoded), then for each
   read seeks to the keyframe at or before the first requested frame and decodes up to the last
   requested frame, converting to RGB only the frames asked for.
-- ``decord``: ``decord.VideoReader.get_batch``.
+- ``decord``: ``decord.VideoReader.get_batch`` where its random access is frame-exact; other files are
+  read with ``pyav`` (see ``decord_hazard``).
 - a list of image files (extracted frames, e.g. SSv2 with ``DATA.USE_FRAMES``): one file per frame.
 
-Frame ``i`` is the ``i``-th frame in presentation order (packets sorted by pts), the rule decord
-uses too, so both backends agree on indices and frame counts for B-frame H.264, VP9 webm without a
-duration in the header and variable frame rates. ``fps`` is the stream's average frame rate.
-Rotation metadata is not applied (neither decord nor PySlowFast applies it).
+Frame-exact: frame ``i`` of ``read`` is frame ``i`` of a plain sequential decode, at any position, for
+every container. Frame ``i`` is the ``i``-th frame in presentation order (packets sorted by pts), the
+rule decord uses too, so both backends agree on indices and frame counts for B-frame H.264, VP9 webm
+without a duration in the header and variable frame rates. AVI has no presentation timestamps (its
+index and packets follow decode order; FFmpeg guesses pts from the frame types): there ``pyav`` seeks
+by dts and numbers the decoded frames in the order the decoder outputs them, counting from the
+keyframe it seeked to. ``fps`` is the stream's average frame rate. Rotation metadata is not applied
+(neither decord nor PySlowFast applies it).
 
 Every failure to open or decode raises ``VideoDecodeError`` with the path and a one-line reason.
 """
@@ -106,6 +111,8 @@ class PyAVReader(VideoReader):
     # H.264 / HEVC: slice threading beats frame threading on clips, and one packet holds one frame
     # whose reference flag the decoder checks, so unwanted frames can be skipped safely.
     _H26X_CODECS = ("h264", "hevc")
+    # Containers whose index and timestamps follow decode order: seek by dts, number frames by output order.
+    DECODE_ORDER_FORMATS = ("avi",)
 
     def __init__(self, path: str, thread_type: Optional[str] = None, thread_count: int = 0):
         _check_file(path)
@@ -118,6 +125,7 @@ class PyAVReader(VideoReader):
             if not self._container.streams.video:
                 raise VideoDecodeError(path, "no video stream")
             self._stream = self._container.streams.video[0]
+            self.decode_order = self._container.format.name in self.DECODE_ORDER_FORMATS
             self._index_frames()
             self.fps = self._average_fps()
             ctx = self._stream.codec_context
@@ -135,9 +143,17 @@ class PyAVReader(VideoReader):
         self.last_keyframe: Optional[int] = None
 
     def _index_frames(self) -> None:
-        """Presentation timestamps of all frames and which are keyframes, from the packets (not decoded)."""
+        """Presentation timestamps of all frames and which are keyframes, from the packets (not decoded).
+
+        Sets ``_pts`` (sorted), ``_keyframes`` (frame indices), ``_seek_ts`` (keyframe index -> the
+        timestamp to seek to it: its pts, or its dts for decode-order containers), ``_keyframe_dts``
+        and ``leading_frames``: whether a frame decoded after a keyframe is shown before it (open
+        GOPs, B-frames across a keyframe), which breaks decord's random access.
+        """
         pts: List[int] = []
-        keyframe_pts: List[int] = []
+        keyframes: Dict[int, int] = {}  # keyframe pts -> dts (or pts)
+        self.leading_frames = False
+        keyframe_pts = None
         for packet in self._container.demux(self._stream):
             if packet.size == 0:  # the flushing packets at the end
                 continue
@@ -146,12 +162,19 @@ class PyAVReader(VideoReader):
                 continue
             pts.append(t)
             if packet.is_keyframe:
-                keyframe_pts.append(t)
+                keyframes.setdefault(t, packet.dts if packet.dts is not None else t)
+                keyframe_pts = t
+            elif keyframe_pts is not None and t < keyframe_pts:
+                self.leading_frames = True
         self._pts = sorted(set(pts))
         if not self._pts:
             raise VideoDecodeError(self.path, "no video frames")
         self.num_frames = len(self._pts)
-        self._keyframes = sorted(bisect.bisect_left(self._pts, t) for t in set(keyframe_pts))
+        keyframes = keyframes or {self._pts[0]: self._pts[0]}  # no keyframe flags: start from the top
+        self._seek_ts = {bisect.bisect_left(self._pts, t): (dts if self.decode_order else t)
+                         for t, dts in keyframes.items()}
+        self._keyframe_dts = {i: keyframes[self._pts[i]] for i in self._seek_ts}
+        self._keyframes = sorted(self._seek_ts)
 
     def _average_fps(self) -> float:
         for rate in (self._stream.average_rate, self._stream.guessed_rate):
@@ -171,55 +194,73 @@ class PyAVReader(VideoReader):
     def read(self, frame_indices: Sequence[int]) -> torch.Tensor:
         indices = self._check_indices(frame_indices)
         wanted = sorted(set(indices))
-        # Seek to the keyframe at or before the first wanted frame (by pts). Should the demuxer land
-        # after that frame (open GOPs, odd seek indexes), go back one keyframe at a time.
+        # Seek to the keyframe at or before the first wanted frame. Should the demuxer land after it
+        # (open GOPs, odd seek indexes), go back one keyframe at a time.
         k = bisect.bisect_right(self._keyframes, wanted[0]) - 1
-        for keyframe in self._keyframes[max(k, 0)::-1] or [0]:
-            rgb = self._decode_span(self._pts[keyframe], wanted)
+        for keyframe in self._keyframes[max(k, 0)::-1]:
+            rgb = self._decode_span(keyframe, wanted)
             if rgb is not None:
                 self.last_keyframe = keyframe
                 return torch.from_numpy(np.stack([rgb[i] for i in indices]))
         raise VideoDecodeError(self.path, f"frame {wanted[0]} cannot be decoded (no keyframe before it)")
 
-    def _decode_span(self, seek_to: int, wanted: List[int]) -> Optional[Dict[int, np.ndarray]]:
-        """RGB arrays of the ``wanted`` frames, decoding from pts ``seek_to``; None if it landed late.
+    def _decode_span(self, keyframe: int, wanted: List[int]) -> Optional[Dict[int, np.ndarray]]:
+        """RGB arrays of the ``wanted`` frames, decoding from ``keyframe``; None if the seek landed elsewhere.
 
+        Decoded frames are numbered by pts, or in decode-order containers by output order from the
+        keyframe (the first packet after the seek must then be the keyframe's, by dts, and the first
+        frame out a keyframe). Decoding stops once every wanted frame is out: a decoder may output a
+        frame before an earlier-numbered one is complete, so reaching the last index is not enough.
         H.264 / HEVC packets of frames not wanted are sent with ``skip_frame="NONREF"``: the decoder
         skips them when no other frame references them (disposable B-frames).
         """
-        want, last = set(wanted), wanted[-1]
+        want = set(wanted)
         ctx = self._stream.codec_context
-        skip_pts = {self._pts[i] for i in want} if ctx.name in self._H26X_CODECS else None
+        count = self.decode_order
+        skip_pts = {self._pts[i] for i in want} if ctx.name in self._H26X_CODECS and not count else None
         rgb: Dict[int, np.ndarray] = {}
         size: Dict[str, int] = {}  # the first frame's size: later frames follow it (webm may change size)
-        first = None
+        previous = None  # the last frame's index
+        landed = False  # the first packet after the seek has been checked
         try:
-            self._container.seek(seek_to, stream=self._stream)
+            self._container.seek(self._seek_ts[keyframe], stream=self._stream)
             for packet in self._container.demux(self._stream):
                 if packet.size:
+                    if count and not landed:
+                        if packet.dts != self._keyframe_dts[keyframe]:
+                            return None
+                        landed = True
                     self.packets_decoded += 1
                     if skip_pts is not None:
                         wanted_packet = packet.pts is None or packet.pts in skip_pts
                         ctx.skip_frame = "DEFAULT" if wanted_packet else "NONREF"
                 for frame in packet.decode():
                     self.frames_decoded += 1
-                    i = self._ordinal(frame)
-                    if first is None:
-                        first = i
-                        if i > wanted[0]:
+                    if count:
+                        if previous is None and keyframe and not frame.key_frame:
                             return None
+                        i = keyframe if previous is None else previous + 1
+                    else:
+                        i = self._ordinal(frame)
+                        if previous is None and i > wanted[0]:
+                            return None
+                        if previous is not None and i < previous:
+                            raise VideoDecodeError(
+                                self.path, f"frame timestamps out of presentation order (frame {i} decoded after "
+                                f"frame {previous}); decode it sequentially or re-encode it")
+                    previous = i
                     if i in want and i not in rgb:
                         rgb[i] = frame.to_ndarray(format="rgb24", **size)
                         size = size or {"width": frame.width, "height": frame.height}
-                    if i >= last:
-                        return self._all_or_raise(want, rgb)
+                        if len(rgb) == len(want):
+                            return rgb
         except VideoDecodeError:
             raise
         except Exception as e:  # corrupt packets
             raise VideoDecodeError(self.path, _reason(e)) from None
         finally:
             ctx.skip_frame = "DEFAULT"
-        if first is None:
+        if previous is None:
             raise VideoDecodeError(self.path, "no frame could be decoded")
         return self._all_or_raise(want, rgb)
 
@@ -240,19 +281,40 @@ class PyAVReader(VideoReader):
             self._container = None
 
 
-_decord_fallbacks = set()
+def decord_hazard(index: PyAVReader) -> Optional[str]:
+    """Why decord's random access would serve wrong frames of this video, or None if it is exact.
+
+    decord numbers the frames it decodes after a seek by their pts, seeking to the keyframe it
+    expects before the frame. Measured with decord 0.6 against sequential decoding: it serves frames
+    from elsewhere in AVI files (timestamps in decode order; MPEG-4 Part 2 with B-frames) and, in mp4
+    and mkv, around the keyframes of streams whose frames decoded after a keyframe are shown before it
+    (H.264 open GOPs, MPEG-4 Part 2 B-frames). It is exact on the rest (VP9 webm, closed-GOP H.264
+    with B-frames, intra-only and P-only streams). ``index``: the file's ``PyAVReader``.
+    """
+    if index.decode_order:
+        return f"{index._container.format.name} timestamps follow decode order"
+    if index.leading_frames:
+        return "frames decoded after a keyframe are shown before it (open GOP or B-frames across keyframes)"
+    return None
+
+
+_decord_delegated = set()  # reasons already logged by this process
 
 
 class DecordReader(VideoReader):
-    """decord decoder (``get_batch``).
+    """decord decoder (``get_batch``), where its random access is frame-exact.
 
-    decord 0.6 fails on some frame widths (e.g. 48 or 72 px: "The size must exactly match"); a
-    read that decord fails is retried with ``PyAVReader`` (same frame indexing), with a warning
-    (once per file and process).
+    The file is indexed with ``PyAVReader`` first; when ``decord_hazard`` names a reason (or decord
+    counts other frames than PyAV), every read goes to that ``PyAVReader`` instead, with an info
+    message once per reason and process: never a wrong frame without an error. decord 0.6 also fails
+    on some frame widths (e.g. 48 or 72 px: "The size must exactly match"); a read that decord fails is
+    retried with PyAV, with a warning (once per reason and process).
 
     Args:
         path: video file.
         num_threads: decoder threads (0: decord picks from the cores).
+
+    ``delegated``: the reason reads go to PyAV, or None when decord serves them.
     """
 
     def __init__(self, path: str, num_threads: int = 0):
@@ -261,32 +323,48 @@ class DecordReader(VideoReader):
         except ImportError as e:
             raise ImportError("DATA.DECODING_BACKEND decord needs the decord package (pip install decord)") from e
 
-        _check_file(path)
+        self._pyav = PyAVReader(path)  # raises VideoDecodeError on files PyAV cannot open
         self.path = path
-        try:
-            self._reader = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=num_threads)
-            self.num_frames = len(self._reader)
-            self.fps = float(self._reader.get_avg_fps())
-        except Exception as e:  # decord.DECORDError and friends
-            raise VideoDecodeError(path, _reason(e)) from None
-        if self.num_frames <= 0:
-            raise VideoDecodeError(path, "no video frames")
+        self.num_frames, self.fps = self._pyav.num_frames, self._pyav.fps
+        self._reader = None
+        self.delegated = decord_hazard(self._pyav)
+        if self.delegated is None:
+            try:
+                self._reader = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=num_threads)
+                count = len(self._reader)
+                fps = float(self._reader.get_avg_fps())
+            except Exception as e:  # decord.DECORDError and friends
+                self.close()
+                raise VideoDecodeError(path, _reason(e)) from None
+            if count != self.num_frames:
+                self.delegated = f"decord counts {count} frames, PyAV {self.num_frames}"
+                self._reader = None
+            else:
+                self.fps = fps
+        if self.delegated is not None:
+            self._log_once(logging.INFO, self.delegated, "decord's random access is not frame-exact on %s (%s); "
+                           "reading such files with PyAV")
+
+    def _log_once(self, level: int, reason: str, message: str) -> None:
+        if reason not in _decord_delegated:
+            _decord_delegated.add(reason)
+            logger.log(level, message, self.path, reason)
 
     def read(self, frame_indices: Sequence[int]) -> torch.Tensor:
         indices = self._check_indices(frame_indices)
+        if self._reader is None:
+            return self._pyav.read(indices)
         try:
             batch = self._reader.get_batch(indices)
         except Exception as e:
-            if self.path not in _decord_fallbacks:
-                _decord_fallbacks.add(self.path)
-                logger.warning("decord cannot decode %s (%s); decoding it with PyAV", self.path, _reason(e)[-80:])
-            with PyAVReader(self.path) as fallback:
-                return fallback.read(indices)
+            self._log_once(logging.WARNING, _reason(e)[-80:], "decord cannot decode %s (%s); decoding it with PyAV")
+            return self._pyav.read(indices)
         # Whatever decord bridge another import set globally (pytorchvideo sets "torch").
         return batch if isinstance(batch, torch.Tensor) else torch.from_numpy(batch.asnumpy())
 
     def close(self) -> None:
         self._reader = None
+        self._pyav.close()
 
 
 class FrameListReader(VideoReader):

@@ -3,6 +3,7 @@ import os
 import shutil
 from typing import Dict
 
+import av
 import numpy as np
 import pytest
 
@@ -22,6 +23,20 @@ GOOD_VIDEOS = {  # name: (codec, frames, width, height, fps, options)
 }
 VFR_TIMESTAMPS_MS = [0, 33, 66, 150, 170, 300, 333, 366, 500, 510, 520, 700, 733, 766, 800, 1000]
 BAD_VIDEOS = ("truncated.mp4", "empty.mp4", "text.mp4", "missing.mp4")
+
+# The containers of real-world data sets, each with what makes random access hard. MPEG-4 Part 2 in
+# AVI is UCF-101's and HMDB-51's Xvid / DivX: B-frames, and keyframes on consecutive frames (forced,
+# as at scene cuts) at the start and in the middle.
+X264_OPEN_GOP = {"x264-params": "bframes=3:b-adapt=0:keyint=12:min-keyint=12:scenecut=0:open-gop=1"}
+CONTAINER_VIDEOS = {  # name: (codec, frames, fps, options, forced keyframes)
+    "h264_open_gop.mp4": ("libx264", 40, 30, X264_OPEN_GOP, ()),
+    "vp9.webm": ("libvpx-vp9", 30, 24, VP9_FAST, ()),
+    "mpeg4_bframes.avi": ("mpeg4", 48, 25, {"bf": "2", "g": "12"}, (0, 1, 24, 25, 26)),
+    "msmpeg4.avi": ("msmpeg4", 30, 25, {"g": "8"}, ()),
+    "mjpeg.avi": ("mjpeg", 20, 25, {"strict": "-1"}, ()),  # yuv420p is "unofficial" MJPEG
+    "h264_open_gop.mkv": ("libx264", 40, 25, X264_OPEN_GOP, ()),
+    "mpeg4_bframes.mkv": ("mpeg4", 36, 25, {"bf": "2", "g": "12"}, ()),
+}
 
 
 def asymmetric_frames(num_frames: int, width: int, height: int):
@@ -49,6 +64,26 @@ def videos(tmp_path_factory) -> Dict[str, str]:
     open(paths["empty.mp4"], "wb").close()
     with open(paths["text.mp4"], "w") as f:
         f.write("this is a text file, not a video\n")
+    return paths
+
+
+def with_keyframes(frames, keyframes):
+    """``av.VideoFrame`` s of RGB ``frames``, those at the indices ``keyframes`` forced to be keyframes."""
+    for i, image in enumerate(frames):
+        frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+        if i in keyframes:
+            frame.pict_type = av.video.frame.PictureType.I
+        yield frame
+
+
+@pytest.fixture(scope="session")
+def container_videos(tmp_path_factory) -> Dict[str, str]:
+    """Paths of ``CONTAINER_VIDEOS`` (96x64), by name."""
+    root = tmp_path_factory.mktemp("containers")
+    paths = {}
+    for seed, (name, (codec, frames, fps, options, keyframes)) in enumerate(CONTAINER_VIDEOS.items()):
+        paths[name] = str(root / name)
+        write_video(paths[name], with_keyframes(moving_pattern(frames, 96, 64, seed), keyframes), fps, codec, options)
     return paths
 
 
