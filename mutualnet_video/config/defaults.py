@@ -159,6 +159,8 @@ _C.DATA.REVERSE_INPUT_CHANNEL = False
 _C.DATA.NUM_RETRIES = 10
 # SSv2: read extracted frames (PySlowFast frame-list csv) instead of the .webm videos.
 _C.DATA.USE_FRAMES = False
+# UCF-101 / HMDB-51: which of the official train/test splits (1, 2 or 3) to read.
+_C.DATA.SPLIT = 1
 # Which frames a clip takes: "clip" (SAMPLING_RATE-spaced span, Kinetics) or "segment" (one frame
 # per NUM_FRAMES equal segments, PySlowFast's SSv2). Empty: the data set's own rule.
 _C.DATA.TEMPORAL_SAMPLING = ""

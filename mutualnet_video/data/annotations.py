@@ -62,6 +62,21 @@ def read_path_label_csv(path: str, separator: str, num_classes: int) -> List[Tup
     return entries
 
 
+def iter_fields(path: str) -> Iterator[Tuple[int, List[str], str]]:
+    """``(line number, whitespace-separated fields, line)`` per non-blank line of a text file."""
+    for number, line in enumerate(_read_text(path).splitlines(), start=1):
+        if line.strip():
+            yield number, line.split(), line
+
+
+def existing_video(prefix: str, video: str, path: str, line: int) -> str:
+    """``video`` joined to ``prefix``; ``DatasetFormatError`` naming ``path:line`` if no such file."""
+    full = os.path.join(prefix, video)
+    if not os.path.isfile(full):
+        raise DatasetFormatError(path, line, f"listed video {full} not found (DATA.PATH_PREFIX={prefix!r})")
+    return full
+
+
 FRAME_LIST_HEADER = ("original_vido_id", "original_video_id")  # PySlowFast's spelling, and the fixed one
 
 
