@@ -22,6 +22,8 @@ EXPECTED = {  # (arch, frames x rate, train crop, classes) as PySlowFast publish
     "SSv2/SLOWFAST_16x8_R50.yaml": ("slowfast", 64, 2, 224, 174),
     "SSv2/X3D_M.yaml": ("x3d", 16, 2, 224, 174),
     "SSv2/SLOW_8x8_R50.yaml": ("slow", 8, 2, 224, 174),
+    "UCF101/X3D_M.yaml": ("x3d", 16, 5, 224, 101),
+    "HMDB51/X3D_M.yaml": ("x3d", 16, 5, 224, 51),
     "demo/X3D_DEMO.yaml": ("x3d", 8, 8, 32, 8),
 }
 
@@ -38,6 +40,9 @@ def test_config_loads_and_builds(path):
             cfg.MODEL.NUM_CLASSES) == (arch, frames, rate, crop, classes)
     if path.parent.name == "SSv2":
         assert not cfg.DATA.RANDOM_FLIP and cfg.DATA.REVERSE_INPUT_CHANNEL and cfg.DATA.INV_UNIFORM_SAMPLE
+    if path.parent.name in ("UCF101", "HMDB51"):  # fine-tuned from the Kinetics model of the same name
+        assert cfg.TRAIN.DATASET == cfg.TEST.DATASET == path.parent.name.lower() and cfg.DATA.SPLIT == 1
+        assert cfg.TRAIN.CHECKPOINT_FILE_PATH.startswith(f"output/Kinetics/{path.stem}/")
     sampler = ConfigSampler(cfg)
     assert sampler.full.crop == crop and sampler.smallest.width == cfg.MUTUALNET.WIDTH_RANGE[0]
     model = build_model(cfg)
