@@ -9,7 +9,12 @@ Each listed video is opened and decoded at its first frame and at its end (the l
 by seeking; the whole video with ``--full``). Reported reasons: missing file, empty file, not a
 video (cannot be opened: text, truncated mp4 without its index, ...), no video stream, no
 decodable frames, decode error, truncated (the decodable frames stop well before the duration the
-header announces). ``--cleaned`` writes the csv without the bad lines.
+header announces). Then random access is checked against sequential decoding: the loader's reader
+for ``--backend`` (``mutualnet_video.data.open_video``, opened afresh for each frame, as the loader
+opens a video per clip) reads ``--exact-frames`` frames spread from the first to the last, and each
+must equal that frame of a sequential PyAV decode (up to colour conversion); a file it would misread
+(another frame, another frame count, or an error where sequential decoding works) is reported as
+``misread by <backend>: ...``. ``--cleaned`` writes the csv without the bad lines.
 """
 import argparse
 import os
@@ -22,13 +27,17 @@ if __package__ in (None, ""):  # run as a file: make the `data_prep` package imp
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import av
+import numpy as np
 
 from data_prep.common import (
     DataPrepError, add_jobs_argument, report_failures, run_cli, run_tasks, write_csv, write_lines,
 )
 
+from mutualnet_video.data.decoders import VideoDecodeError, open_video
+
 END_WINDOW_S = 1.0  # the end check seeks to this many seconds before the announced duration
 TRUNCATION_TOLERANCE_S = 0.5  # how far before the announced end the last frame may be
+EXACT_TOLERANCE = 2.0  # mean absolute difference (of 255) allowed between decoders: colour conversion
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,7 @@ class ScanTask:
     entry: CsvEntry
     backend: str
     full: bool
+    exact_frames: int = 0
 
     def __str__(self) -> str:
         return self.entry.path
@@ -124,8 +134,33 @@ def _check_decord(path: str, full: bool) -> Optional[str]:
     return _truncation(float(reader.get_frame_timestamp(count - 1)[0]), duration, reader.get_avg_fps() or 30)
 
 
+def check_frame_exact(path: str, backend: str, num_probes: int) -> Optional[str]:
+    """Why ``backend``'s reader would misread the video, or None: ``num_probes`` frames from the first
+    to the last, each read at random by a fresh reader, against a sequential PyAV decode."""
+    with open_video(path, backend) as reader:
+        count = reader.num_frames
+    probes = sorted({int(i) for i in np.linspace(0, count - 1, max(num_probes, 1)).round()})
+    reference, decoded = {}, 0
+    with av.open(path) as container:
+        for decoded, frame in enumerate(container.decode(video=0), start=1):
+            if decoded - 1 in probes:
+                reference[decoded - 1] = frame.to_ndarray(format="rgb24")
+    if decoded != count:
+        return f"misread by {backend}: it counts {count} frames, sequential decoding {decoded}"
+    for i in probes:
+        try:
+            with open_video(path, backend) as reader:
+                frame = reader.read([i])[0].numpy()
+        except VideoDecodeError as exc:
+            return f"misread by {backend}: frame {i} fails at random access ({exc.reason}), not sequentially"
+        diff = float(np.abs(frame.astype(np.int16) - reference[i].astype(np.int16)).mean())
+        if frame.shape != reference[i].shape or diff > EXACT_TOLERANCE:
+            return f"misread by {backend}: frame {i} is not frame {i} of sequential decoding (mean abs diff {diff:.1f})"
+    return None
+
+
 def check_video(task: ScanTask) -> Optional[str]:
-    """The reason why the video is unusable, or None if it decodes."""
+    """The reason why the video is unusable or would be misread, or None if it decodes exactly."""
     path = task.entry.full_path
     if not os.path.isfile(path):
         return "missing file"
@@ -133,7 +168,10 @@ def check_video(task: ScanTask) -> Optional[str]:
         return "empty file"
     check = _check_decord if task.backend == "decord" else _check_pyav
     try:
-        return check(path, task.full)
+        reason = check(path, task.full)
+        if reason is None and task.exact_frames:
+            reason = check_frame_exact(path, task.backend, task.exact_frames)
+        return reason
     except Exception as exc:  # noqa: BLE001 - any failure to decode is what we report
         message = str(exc).splitlines()[0] if str(exc) else ""
         return f"decode error: {type(exc).__name__}" + (f": {message}" if message else "")
@@ -142,8 +180,8 @@ def check_video(task: ScanTask) -> Optional[str]:
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Open and decode (first frame and end, or everything with --full) every video "
-        "of a Kinetics-style csv; report the unreadable, empty, truncated or non-video files and "
-        "optionally write a cleaned csv without them.",
+        "of a Kinetics-style csv, check random access against sequential decoding; report the unreadable, "
+        "empty, truncated, non-video or misread files and optionally write a cleaned csv without them.",
     )
     parser.add_argument("--csv", type=Path, required=True, help="csv with 'path label' lines")
     parser.add_argument("--prefix", default="", help="folder the csv paths are relative to (DATA.PATH_PREFIX)")
@@ -151,6 +189,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--backend", choices=("pyav", "decord"), default="pyav",
                         help="decoder to test with (default: %(default)s)")
     parser.add_argument("--full", action="store_true", help="decode every frame (slow, thorough)")
+    parser.add_argument("--exact-frames", type=int, default=4,
+                        help="frames per video read at random and compared with sequential decoding, first to "
+                        "last (default: %(default)s; 0: no frame-exactness check)")
     parser.add_argument("--report", type=Path, help="write the bad videos here as csv (path,reason)")
     parser.add_argument("--cleaned", type=Path, help="write the csv without the bad videos here")
     add_jobs_argument(parser)
@@ -160,7 +201,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     entries = read_csv_entries(args.csv, args.prefix, args.sep)
-    tasks = [ScanTask(entry, args.backend, args.full) for entry in entries]
+    tasks = [ScanTask(entry, args.backend, args.full, args.exact_frames) for entry in entries]
     results = run_tasks(check_video, tasks, jobs=args.jobs, desc="scan")
     if report_failures(results, "checks"):  # a crash of the checker itself, not a bad video
         return 1

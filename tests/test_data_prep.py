@@ -330,6 +330,50 @@ def test_scan_dataset(tmp_path, backend):
     assert read_lines(cleaned) == ["good.mp4 0", "good.webm 1", "faststart.mp4 2"]
 
 
+@pytest.fixture()
+def avi_listing(tmp_path):
+    """A csv of an MPEG-4 Part 2 AVI with B-frames and keyframes on consecutive frames (Xvid style) and an
+    open-GOP H.264 mp4: files the readers once misread (issue #13)."""
+    from mutualnet_video.data.synthetic import moving_pattern, write_video as encode
+
+    root = tmp_path / "videos"
+    root.mkdir()
+    encode(str(root / "xvid.avi"), moving_pattern(40, 64, 48), 25, "mpeg4", {"bf": "2", "g": "12"},
+           keyframes=(0, 1, 20, 21))
+    encode(str(root / "open_gop.mp4"), moving_pattern(40, 64, 48), 25, "libx264",
+           {"x264-params": "bframes=3:b-adapt=0:keyint=12:min-keyint=12:scenecut=0:open-gop=1"})
+    listing = tmp_path / "train.csv"
+    listing.write_text("xvid.avi 0\nopen_gop.mp4 1\n")
+    return listing, root
+
+
+@pytest.mark.parametrize("backend", ["pyav", "decord"])
+def test_scan_dataset_random_access_is_frame_exact(avi_listing, backend):
+    listing, root = avi_listing
+    out = run_script("scan_dataset", "--csv", listing, "--prefix", root, "--backend", backend, "--jobs", 1).stdout
+    assert "scanned 2 videos: 0 bad, 2 good" in out
+
+
+def test_scan_dataset_reports_misread_files(avi_listing, tmp_path, monkeypatch, capsys):
+    """With decord trusted on every file (as before issue #13), the scan finds the frames it misreads."""
+    from data_prep import scan_dataset
+    from mutualnet_video.data import decoders
+
+    monkeypatch.setattr(decoders, "decord_hazard", lambda index: None)
+    listing, root = avi_listing
+    report = tmp_path / "bad.csv"
+    assert scan_dataset.main(["--csv", str(listing), "--prefix", str(root), "--backend", "decord", "--jobs", "1",
+                              "--report", str(report)]) == 0
+    assert "scanned 2 videos: 2 bad, 0 good" in capsys.readouterr().out
+    with open(report, newline="") as f:
+        reasons = {row["path"]: row["reason"] for row in csv.DictReader(f)}
+    assert set(reasons) == {"xvid.avi", "open_gop.mp4"}
+    assert all(r.startswith("misread by decord: frame ") and "is not frame" in r for r in reasons.values()), reasons
+    assert scan_dataset.main(["--csv", str(listing), "--prefix", str(root), "--backend", "decord", "--jobs", "1",
+                              "--exact-frames", "0"]) == 0
+    assert "0 bad, 2 good" in capsys.readouterr().out  # the check is what finds them
+
+
 # --------------------------------------------------------------------------- make_synthetic
 SMALL = dict(num_classes=4, train_per_class=2, val_per_class=1, frames=16, size=48, fps=15)
 

@@ -39,6 +39,7 @@ def write_video(
     container_format: Optional[str] = None,
     timestamps_ms: Optional[Sequence[int]] = None,
     threads: int = 0,
+    keyframes: Sequence[int] = (),
 ) -> int:
     """Encode frames (RGB ``uint8 (H, W, 3)`` arrays or ``av.VideoFrame``, even H and W) to ``path``
     as yuv420p; returns the frame count.
@@ -47,7 +48,8 @@ def write_video(
     private options (e.g. ``{"x264-params": "bframes=3:keyint=12"}``); the container follows the
     file extension unless ``container_format`` is given. ``timestamps_ms``: presentation time of
     each frame in milliseconds, for a variable frame rate (``fps`` is then only nominal); else frame
-    ``i`` is at ``i / fps``. ``threads``: encoder threads (0: the codec's default).
+    ``i`` is at ``i / fps``. ``threads``: encoder threads (0: the codec's default). ``keyframes``:
+    indices of frames forced to be keyframes (besides the encoder's own), as at scene cuts.
     """
     import av
 
@@ -71,6 +73,8 @@ def write_video(
                 frame.pts, frame.time_base = int(timestamps_ms[count]), Fraction(1, 1000)
             else:
                 frame.pts, frame.time_base = count, 1 / rate
+            if count in keyframes:
+                frame.pict_type = av.video.frame.PictureType.I
             container.mux(stream.encode(frame))
             count += 1
         if stream is None:

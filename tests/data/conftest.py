@@ -3,7 +3,6 @@ import os
 import shutil
 from typing import Dict
 
-import av
 import numpy as np
 import pytest
 
@@ -67,15 +66,6 @@ def videos(tmp_path_factory) -> Dict[str, str]:
     return paths
 
 
-def with_keyframes(frames, keyframes):
-    """``av.VideoFrame`` s of RGB ``frames``, those at the indices ``keyframes`` forced to be keyframes."""
-    for i, image in enumerate(frames):
-        frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-        if i in keyframes:
-            frame.pict_type = av.video.frame.PictureType.I
-        yield frame
-
-
 @pytest.fixture(scope="session")
 def container_videos(tmp_path_factory) -> Dict[str, str]:
     """Paths of ``CONTAINER_VIDEOS`` (96x64), by name."""
@@ -83,7 +73,7 @@ def container_videos(tmp_path_factory) -> Dict[str, str]:
     paths = {}
     for seed, (name, (codec, frames, fps, options, keyframes)) in enumerate(CONTAINER_VIDEOS.items()):
         paths[name] = str(root / name)
-        write_video(paths[name], with_keyframes(moving_pattern(frames, 96, 64, seed), keyframes), fps, codec, options)
+        write_video(paths[name], moving_pattern(frames, 96, 64, seed), fps, codec, options, keyframes=keyframes)
     return paths
 
 
