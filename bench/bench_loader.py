@@ -15,7 +15,13 @@ subsample to 16 frames, /255, normalise, random short-side scale, random crop, r
 Also checks that the PyAV path decodes no frame it does not need: per clip, the frames decoded
 against the span from the keyframe before the first frame to the last frame.
 
-``measure_loader`` is the measurement itself (``bench/run_all.py`` calls it too).
+``measure_loader_vs_raw`` compares, per codec of ``RAW_CODECS`` (320x240 H.264 mp4 and VP9 webm, and
+Kinetics-like H.264 at 340x256 and at short side 320), the same train loader (no workers, batch
+``--batch``) with plain PyAV on the same videos and the same sampling rule: open, seek to the
+first frame's timestamp, decode to the last one and convert the clip's frames to RGB arrays, the
+least any loader does. ``loader_vs_raw`` = loader clips/s / raw clips/s (median of interleaved runs).
+
+``measure_loader`` and ``measure_loader_vs_raw`` are the measurements (``bench/run_all.py`` calls them).
 
     python bench/bench_loader.py [--workers 0 1 2] [--repeats 3] [--out bench/results_loader.json]
 """
@@ -31,6 +37,8 @@ import tempfile
 import time
 from typing import Callable, Dict, List, Sequence
 
+import av
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -46,11 +54,22 @@ NUM_FRAMES, SAMPLING_RATE, FPS, CROP, SCALES = 16, 5, 30, 224, (256, 320)
 MEAN, STD = [0.45, 0.45, 0.45], [0.225, 0.225, 0.225]
 
 
-def make_videos(folder: str, count: int, seconds: float) -> List[str]:
+VP9_REALTIME = {"deadline": "realtime", "cpu-used": "8"}
+RAW_CODECS = {  # name: (encoder, width, height, fps, options, extension)
+    "h264_320x240": ("libx264", 320, 240, 30, None, "mp4"),
+    "vp9_320x240": ("libvpx-vp9", 320, 240, 30, VP9_REALTIME, "webm"),
+    "kinetics_h264_340x256": ("libx264", 340, 256, 25, None, "mp4"),
+    "kinetics_h264_568x320": ("libx264", 568, 320, 30, None, "mp4"),
+}
+
+
+def make_videos(folder: str, count: int, seconds: float, codec: str = "h264_320x240") -> List[str]:
+    """``count`` videos of ``seconds`` s in the format ``RAW_CODECS[codec]``."""
+    encoder, width, height, fps, options, extension = RAW_CODECS[codec]
     paths = []
     for i in range(count):
-        path = os.path.join(folder, f"video_{i:02d}.mp4")
-        write_video(path, moving_pattern(int(seconds * FPS), 320, 240, seed=i), fps=FPS)
+        path = os.path.join(folder, f"{codec}_{i:02d}.{extension}")
+        write_video(path, moving_pattern(int(seconds * fps), width, height, seed=i), fps, encoder, options)
         paths.append(path)
     return paths
 
@@ -175,6 +194,75 @@ def measure_loader(videos: int = 12, seconds: float = 10.0, passes: int = 4, wor
         "rows": rows,
         "pyav_decoded_frames": decode_check,
     }
+
+
+def raw_clip(path: str, indices: Sequence[int]) -> np.ndarray:
+    """Frames ``indices`` by plain PyAV: seek to the first frame's timestamp (frame rate from the
+    header), decode to the last frame, RGB arrays of the wanted frames ``(T, H, W, 3)``."""
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        fps, start, time_base = float(stream.average_rate), stream.start_time or 0, float(stream.time_base)
+        container.seek(start + int(indices[0] / fps / time_base), stream=stream)
+        wanted, frames, last = set(indices), {}, None
+        for frame in container.decode(stream):
+            i = round((frame.pts - start) * time_base * fps)
+            if i in wanted and i not in frames:
+                last = frames[i] = frame.to_ndarray(format="rgb24")
+            if i >= indices[-1]:
+                break
+    return np.stack([frames.get(i, last) for i in indices])
+
+
+class RecordingSampling:
+    """A data set's ``TemporalSampling`` that also records the indices of every clip it samples."""
+
+    def __init__(self, sampling: TemporalSampling):
+        self.sampling, self.clips = sampling, []
+
+    def indices(self, *args, **kwargs) -> List[int]:
+        self.clips.append(self.sampling.indices(*args, **kwargs))
+        return self.clips[-1]
+
+    def __getattr__(self, name):  # num_frames, rule...
+        return getattr(self.sampling, name)
+
+
+def measure_loader_vs_raw(codecs: Sequence[str] = tuple(RAW_CODECS), videos: int = 4, seconds: float = 10.0,
+                          batch: int = 4, rounds: int = 20) -> Dict:
+    """Per codec: the train loader (PyAV, no workers) against ``raw_clip`` on exactly the same clips
+    (video and frames, recorded from the loader), batch by batch: each round times one loader batch,
+    then ``raw_clip`` on its clips, so a change of machine load hits both and clips near a keyframe or
+    far from one weigh the same on both sides. ``ratio`` = median over rounds of raw time / loader time;
+    ``loader`` and ``raw`` are the median clips/s."""
+    rows = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for codec in codecs:
+            paths = make_videos(folder, videos, seconds, codec)
+            loader = ours_loader(folder, paths, -(-(rounds + 1) * batch // len(paths)), "pyav", 0, batch)
+            dataset = loader.dataset
+            dataset.temporal = recorder = RecordingSampling(dataset.temporal)
+            batches, times = iter(loader), {"loader": [], "raw": []}
+            for round_ in range(rounds + 1):  # round 0 warms up (first allocations)
+                start = time.perf_counter()
+                served = next(batches)[2].tolist()
+                loader_time, start = time.perf_counter() - start, time.perf_counter()
+                for item, indices in zip(served, recorder.clips[-len(served):]):
+                    raw_clip(dataset.records[dataset.video_index(item)].source, indices)
+                if round_:
+                    times["loader"].append(loader_time)
+                    times["raw"].append(time.perf_counter() - start)
+            ratio = statistics.median(r / l for r, l in zip(times["raw"], times["loader"]))
+            rate = {name: batch / statistics.median(t) for name, t in times.items()}
+            rows[codec] = {"loader": round(rate["loader"], 2), "raw": round(rate["raw"], 2), "ratio": round(ratio, 3),
+                           "round_ratios": [round(r / l, 3) for r, l in zip(times["raw"], times["loader"])]}
+            print(f"  {codec:24s} loader {rate['loader']:6.1f} clips/s, raw {rate['raw']:6.1f}: {ratio:.2f}", flush=True)
+    formats = {codec: "x".join(map(str, RAW_CODECS[codec][1:3])) + f" {RAW_CODECS[codec][0]} {RAW_CODECS[codec][3]} fps"
+               for codec in codecs}
+    return {"benchmark": "train loader vs plain PyAV seek + decode + RGB of the same clips, clips/s",
+            "setting": {"frames": NUM_FRAMES, "sampling_rate": SAMPLING_RATE, "crop": CROP, "jitter": SCALES,
+                        "videos": videos, "seconds": seconds, "batch": batch, "workers": 0, "rounds": rounds,
+                        "formats": formats, "torch_threads": torch.get_num_threads()},
+            "rows": rows}
 
 
 def print_loader_table(result: Dict) -> None:

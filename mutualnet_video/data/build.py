@@ -12,6 +12,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, DistributedSampler
 
 from ..config.subnet import SubnetConfig
+from .collate import collate
 from .dataset import DATASETS, SPLITS, VideoClipDataset
 
 logger = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ def build_loader(cfg, split: str, sub: Optional[SubnetConfig] = None) -> DataLoa
         pin_memory=cfg.DATA_LOADER.PIN_MEMORY and torch.cuda.is_available(),
         drop_last=drop_last,
         persistent_workers=workers > 0,
+        collate_fn=collate,
     )
 
 

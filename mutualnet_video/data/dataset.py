@@ -30,6 +30,7 @@ import torch
 
 from ..config.subnet import SubnetConfig
 from .annotations import DatasetFormatError
+from .collate import BatchBuffers
 from .decoders import VideoDecodeError, open_video, resolve_backend
 from .derive import derive_input
 from .sampling import RANDOM_VIEW, TemporalSampling, pack_pathways
@@ -128,6 +129,7 @@ class VideoClipDataset(torch.utils.data.Dataset):
         self.failures: Dict[str, str] = {}  # this process's unreadable videos: name -> reason
         self.num_skipped = 0  # replacements served by this process
         self._bad_videos = set()
+        self._batches = BatchBuffers()
         logger.info("%s %s: %d videos, %d items", type(self).__name__, split, self.num_videos, len(self))
 
     @classmethod
@@ -158,6 +160,21 @@ class VideoClipDataset(torch.utils.data.Dataset):
         return video, view // self.num_spatial_crops, view % self.num_spatial_crops
 
     def __getitem__(self, index: int) -> Tuple[Inputs, torch.Tensor, int, dict]:
+        return self._item(index)
+
+    def __getitems__(self, indices: Sequence[int]) -> List[Tuple[Inputs, torch.Tensor, int, dict]]:
+        """``[self[i] for i in indices]`` (``DataLoader`` fetches a batch with it), with the clips written
+        straight into one ``(N, 3, T, crop, crop)`` tensor whose rows they are, so that ``collate`` need
+        not copy them into a batch. In ``DataLoader`` workers (batches go to shared memory anyway), with
+        ``sub`` (derived inputs) and for SlowFast's Slow pathway, the clips are separate tensors."""
+        if self.sub is not None or torch.utils.data.get_worker_info() is not None:
+            return [self._item(i) for i in indices]
+        crop = self.spatial.crop_size
+        batch = self._batches.get((len(indices), 3, self.temporal.num_frames, crop, crop))
+        return [self._item(i, out=batch[k]) for k, i in enumerate(indices)]
+
+    def _item(self, index: int, out: Optional[torch.Tensor] = None) -> Tuple[Inputs, torch.Tensor, int, dict]:
+        """Item ``index``; ``out``: the float ``(3, T, crop, crop)`` tensor to write its clip into."""
         attempts: List[Tuple[str, str]] = []
         while True:
             video, temporal, spatial = self.view_of(index)
@@ -172,7 +189,9 @@ class VideoClipDataset(torch.utils.data.Dataset):
                 self.num_skipped += 1
                 index = self._replacement()
         position = spatial if self.num_spatial_crops > 1 else CENTER
-        inputs = pack_pathways(self.spatial(frames, position), self.arch, self.alpha)
+        if out is not None and out.shape[1] != frames.shape[0]:
+            out = None
+        inputs = pack_pathways(self.spatial(frames, position, out), self.arch, self.alpha)
         if self.sub is not None:
             inputs = self._derive(inputs)
         meta = {"video_index": video, "temporal_index": temporal, "spatial_index": spatial,

@@ -136,6 +136,6 @@ def test_ssv2_videos_without_frames_are_left_out(tmp_path, ssv2_dir, caplog):
 
 def test_unknown_dataset_and_split(kinetics_dir):
     with pytest.raises(ValueError, match="TRAIN.DATASET must be one of"):
-        build_dataset(tiny_cfg(kinetics_dir, **{"TRAIN.DATASET": "ucf101"}), "train")
+        build_dataset(tiny_cfg(kinetics_dir, **{"TRAIN.DATASET": "ava"}), "train")
     with pytest.raises(ValueError, match="split must be one of"):
         build_dataset(tiny_cfg(kinetics_dir), "validation")

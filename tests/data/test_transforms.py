@@ -6,7 +6,8 @@ import torch
 
 from mutualnet_video.config import get_cfg
 from mutualnet_video.data.transforms import (
-    SpatialTransform, normalize, random_short_side_scale, short_side_scale, uniform_crop,
+    SpatialTransform, normalize, random_crop, random_scaled_crop, random_short_side_scale, short_side_scale,
+    uniform_crop,
 )
 
 
@@ -31,6 +32,19 @@ def test_scale_jitter_range(inverse):
     random.seed(0)
     sizes = {random_short_side_scale(x, 40, 60, inverse).shape[-2] for _ in range(60)}
     assert min(sizes) >= 40 and max(sizes) <= 60 and len(sizes) > 5
+
+
+@pytest.mark.parametrize("h, w, scales, crop", [(40, 60, (48, 64), 40), (60, 40, (30, 36), 24), (48, 64, (48, 48), 32)])
+def test_random_scaled_crop_is_the_crop_of_the_scaled_frames(h, w, scales, crop):
+    """Same draws, same window as scaling whole frames then cropping, to under a source pixel."""
+    x = frames_with_columns(t=2, h=h, w=w).permute(0, 3, 1, 2).float()  # red = column, green = row
+    for seed in range(20):
+        random.seed(seed)
+        fast = random_scaled_crop(x, *scales, crop)
+        random.seed(seed)
+        exact = random_crop(random_short_side_scale(x, *scales), crop)
+        assert fast.shape == exact.shape == (2, 3, crop, crop)
+        assert (fast - exact)[:, :2].abs().mean() < 1.0  # in source pixels (columns, rows)
 
 
 def test_uniform_crops_follow_orientation():
