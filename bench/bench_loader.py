@@ -24,6 +24,7 @@ least any loader does. ``loader_vs_raw`` = loader clips/s / raw clips/s (median 
 ``measure_loader`` and ``measure_loader_vs_raw`` are the measurements (``bench/run_all.py`` calls them).
 
     python bench/bench_loader.py [--workers 0 1 2] [--repeats 3] [--out bench/results_loader.json]
+    python bench/bench_loader.py --vs-raw [--rounds 12] [--out FILE]      # measure_loader_vs_raw only
 """
 import argparse
 import bisect
@@ -255,9 +256,12 @@ def measure_loader_vs_raw(codecs: Sequence[str] = tuple(RAW_CODECS), videos: int
             rate = {name: batch / statistics.median(t) for name, t in times.items()}
             rows[codec] = {"loader": round(rate["loader"], 2), "raw": round(rate["raw"], 2), "ratio": round(ratio, 3),
                            "round_ratios": [round(r / l, 3) for r, l in zip(times["raw"], times["loader"])]}
-            print(f"  {codec:24s} loader {rate['loader']:6.1f} clips/s, raw {rate['raw']:6.1f}: {ratio:.2f}", flush=True)
-    formats = {codec: "x".join(map(str, RAW_CODECS[codec][1:3])) + f" {RAW_CODECS[codec][0]} {RAW_CODECS[codec][3]} fps"
-               for codec in codecs}
+            print(f"  {codec:24s} loader {rate['loader']:6.1f} clips/s, raw {rate['raw']:6.1f}: {ratio:.2f}",
+                  flush=True)
+    formats = {}
+    for codec in codecs:
+        encoder, width, height, fps = RAW_CODECS[codec][:4]
+        formats[codec] = f"{width}x{height} {encoder} {fps} fps"
     return {"benchmark": "train loader vs plain PyAV seek + decode + RGB of the same clips, clips/s",
             "setting": {"frames": NUM_FRAMES, "sampling_rate": SAMPLING_RATE, "crop": CROP, "jitter": SCALES,
                         "videos": videos, "seconds": seconds, "batch": batch, "workers": 0, "rounds": rounds,
@@ -289,12 +293,18 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="interleaved runs per setting; median reported")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads in the main process (DataLoader workers always use 1)")
+    parser.add_argument("--vs-raw", action="store_true",
+                        help="measure the train loader against plain PyAV decoding per codec instead")
+    parser.add_argument("--rounds", type=int, default=12, help="--vs-raw: timed batches per codec")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results_loader.json"))
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    result = measure_loader(args.videos, args.seconds, args.passes, args.workers, args.batch, args.repeats)
+    if args.vs_raw:
+        result = measure_loader_vs_raw(videos=args.videos, seconds=args.seconds, batch=args.batch, rounds=args.rounds)
+    else:
+        result = measure_loader(args.videos, args.seconds, args.passes, args.workers, args.batch, args.repeats)
+        print_loader_table(result)
     result["machine"] = machine_record()
-    print_loader_table(result)
     write_json(args.out, result)
     print(f"wrote {args.out}")
     return 0

@@ -9,8 +9,8 @@ import sys
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SECTIONS = ("slimmable_vs_static", "train_step", "loader", "loader_vs_raw_detail", "export_latency", "achieved_gflops",
-            "scaling")
+SECTIONS = ("slimmable_vs_static", "train_step", "loader", "loader_vs_raw_detail", "export_latency",
+            "achieved_gflops", "scaling")
 
 
 def numbers(tree):
@@ -32,7 +32,8 @@ def test_run_all_smoke(tmp_path):
 
     for key in ("slim_overhead", "step_ratio", "loader_ratio", "loader_vs_raw_worst"):
         assert isinstance(result[key], float) and math.isfinite(result[key]) and result[key] > 0, key
-    assert [c["key"] for c in result["checks"]] == ["slim_overhead", "step_ratio", "loader_ratio", "loader_vs_raw_worst"]
+    assert [c["key"] for c in result["checks"]] == [
+        "slim_overhead", "step_ratio", "loader_ratio", "loader_vs_raw_worst"]
     assert set(result["loader_vs_raw"]) == {"h264_320x240", "vp9_320x240"}
     for codec, row in result["loader_vs_raw_detail"]["rows"].items():  # the ratio is what the two rates say
         assert row["ratio"] == pytest.approx(row["loader"] / row["raw"], abs=0.01) and row["raw"] > 0, codec
