@@ -1,4 +1,4 @@
-"""Reading annotation files (csv lists, json) with errors that name the file and line.
+"""Reading annotation files (csv lists, split lists, json) with errors that name the file and line.
 
 Every problem found while reading (a malformed line, a label outside ``[0, num_classes)``, a json
 entry without its fields) raises ``DatasetFormatError`` at data set construction, never later.
@@ -60,6 +60,16 @@ def read_path_label_csv(path: str, separator: str, num_classes: int) -> List[Tup
             )
         entries.append((fields[0].strip(), check_label(fields[1], num_classes, path, number), number))
     return entries
+
+
+OFFICIAL_SPLITS = (1, 2, 3)  # UCF-101 and HMDB-51 publish three train / test splits
+
+
+def split_number(cfg) -> int:
+    """``DATA.SPLIT``: which official split (1, 2 or 3) to read; ``ValueError`` otherwise."""
+    if cfg.DATA.SPLIT not in OFFICIAL_SPLITS:
+        raise ValueError(f"DATA.SPLIT must be one of {OFFICIAL_SPLITS}, got {cfg.DATA.SPLIT!r}")
+    return cfg.DATA.SPLIT
 
 
 def iter_fields(path: str) -> Iterator[Tuple[int, List[str], str]]:

@@ -106,6 +106,8 @@ class PyAVReader(VideoReader):
     the decoder produced and the packets sent to it; ``last_keyframe`` is the frame the last read
     started decoding from. A read decodes no frame outside ``last_keyframe .. max(indices)``; for
     H.264 / HEVC it also skips, in that span, the unwanted frames no other frame references.
+    ``decode_order``: the container's timestamps follow decode order (AVI), so reads seek by dts and
+    number frames in output order; ``leading_frames``: see ``_index_frames``.
     """
 
     # H.264 / HEVC: slice threading beats frame threading on clips, and one packet holds one frame
@@ -305,10 +307,10 @@ class DecordReader(VideoReader):
     """decord decoder (``get_batch``), where its random access is frame-exact.
 
     The file is indexed with ``PyAVReader`` first; when ``decord_hazard`` names a reason (or decord
-    counts other frames than PyAV), every read goes to that ``PyAVReader`` instead, with an info
-    message once per reason and process: never a wrong frame without an error. decord 0.6 also fails
-    on some frame widths (e.g. 48 or 72 px: "The size must exactly match"); a read that decord fails is
-    retried with PyAV, with a warning (once per reason and process).
+    counts other frames than PyAV, or cannot open the file), every read goes to that ``PyAVReader``
+    instead, with an info message once per reason and process: never a wrong frame without an error.
+    decord 0.6 also fails on some frame widths (e.g. 48 or 72 px: "The size must exactly match"); a
+    read that decord fails is retried with PyAV, with a warning (once per reason and process).
 
     Args:
         path: video file.
@@ -331,19 +333,18 @@ class DecordReader(VideoReader):
         if self.delegated is None:
             try:
                 self._reader = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=num_threads)
-                count = len(self._reader)
-                fps = float(self._reader.get_avg_fps())
-            except Exception as e:  # decord.DECORDError and friends
-                self.close()
-                raise VideoDecodeError(path, _reason(e)) from None
-            if count != self.num_frames:
-                self.delegated = f"decord counts {count} frames, PyAV {self.num_frames}"
+                count, fps = len(self._reader), float(self._reader.get_avg_fps())
+            except Exception as e:  # decord.DECORDError and friends, on files PyAV reads
+                self._reader, count, fps = None, None, None
+                self.delegated = f"decord cannot open it: {_reason(e)[-80:]}"
+            if count is not None and count != self.num_frames:
                 self._reader = None
-            else:
+                self.delegated = f"decord counts {count} frames, PyAV {self.num_frames}"
+            elif count is not None:
                 self.fps = fps
         if self.delegated is not None:
-            self._log_once(logging.INFO, self.delegated, "decord's random access is not frame-exact on %s (%s); "
-                           "reading such files with PyAV")
+            self._log_once(logging.INFO, self.delegated, "decord does not serve %s (%s): reading such files "
+                           "with PyAV")
 
     def _log_once(self, level: int, reason: str, message: str) -> None:
         if reason not in _decord_delegated:

@@ -12,9 +12,8 @@ import glob
 import os
 from typing import List
 
-from .annotations import DatasetFormatError, check_label, existing_video, iter_fields
+from .annotations import DatasetFormatError, check_label, existing_video, iter_fields, split_number
 from .dataset import VideoClipDataset, VideoRecord, register_dataset
-from .ucf101 import check_split
 
 TAGS = {"train": "1", "val": "2", "test": "2"}  # and "0": in no set
 
@@ -28,7 +27,7 @@ class Hmdb51(VideoClipDataset):
     @classmethod
     def read_records(cls, cfg, split: str) -> List[VideoRecord]:
         root, prefix = cfg.DATA.PATH_TO_DATA_DIR, cfg.DATA.PATH_PREFIX
-        suffix = f"_test_split{check_split(cfg)}.txt"
+        suffix = f"_test_split{split_number(cfg)}.txt"
         pattern = os.path.join(glob.escape(root), f"*{suffix}")
         files = {os.path.basename(p)[: -len(suffix)]: p for p in glob.glob(pattern)}
         if not files:

@@ -13,18 +13,10 @@ and line.
 import os
 from typing import Dict, List
 
-from .annotations import DatasetFormatError, check_label, existing_video, iter_fields
+from .annotations import DatasetFormatError, check_label, existing_video, iter_fields, split_number
 from .dataset import VideoClipDataset, VideoRecord, register_dataset
 
 CLASS_INDEX_FILE = "classInd.txt"
-SPLITS = (1, 2, 3)
-
-
-def check_split(cfg) -> int:
-    """``DATA.SPLIT``, which must be 1, 2 or 3."""
-    if cfg.DATA.SPLIT not in SPLITS:
-        raise ValueError(f"DATA.SPLIT must be one of {SPLITS}, got {cfg.DATA.SPLIT!r}")
-    return cfg.DATA.SPLIT
 
 
 def read_class_index(path: str, num_classes: int) -> Dict[str, int]:
@@ -50,7 +42,7 @@ class Ucf101(VideoClipDataset):
     @classmethod
     def read_records(cls, cfg, split: str) -> List[VideoRecord]:
         root, prefix = cfg.DATA.PATH_TO_DATA_DIR, cfg.DATA.PATH_PREFIX
-        number = check_split(cfg)
+        number = split_number(cfg)
         classes = read_class_index(os.path.join(root, CLASS_INDEX_FILE), cfg.MODEL.NUM_CLASSES)
         path = os.path.join(root, f"{'train' if split == 'train' else 'test'}list{number:02d}.txt")
         records = []

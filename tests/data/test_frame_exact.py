@@ -79,3 +79,16 @@ def test_avi_seeks_to_the_nearest_keyframe(container_videos):
             keyframe = max(k for k in reader._keyframes if k <= first)
             assert reader.last_keyframe == keyframe
             assert reader.frames_decoded - before <= first - keyframe + 3  # the decoder's reorder delay
+
+
+def test_decord_that_cannot_open_a_file_pyav_reads_delegates(videos, monkeypatch):
+    import decord
+
+    def refuse(*args, **kwargs):
+        raise decord.DECORDError("ERROR opening: cannot find a decoder")
+
+    monkeypatch.setattr(decord, "VideoReader", refuse)
+    path = videos["h264_bframes.mp4"]
+    with DecordReader(path) as reader:
+        assert reader.delegated.startswith("decord cannot open it: DECORDError")
+        assert np.array_equal(reader.read([31, 0]).numpy(), sequential(path)[[31, 0]])
