@@ -154,6 +154,7 @@ class PyAVReader(VideoReader):
         """
         pts: List[int] = []
         keyframes: Dict[int, int] = {}  # keyframe pts -> dts (or pts)
+        first: Dict[int, int] = {}  # the first packet's, should no packet be flagged a keyframe
         self.leading_frames = False
         keyframe_pts = None
         for packet in self._container.demux(self._stream):
@@ -163,6 +164,8 @@ class PyAVReader(VideoReader):
             if t is None:
                 continue
             pts.append(t)
+            if not first:
+                first[t] = packet.dts if packet.dts is not None else t
             if packet.is_keyframe:
                 keyframes.setdefault(t, packet.dts if packet.dts is not None else t)
                 keyframe_pts = t
@@ -172,7 +175,7 @@ class PyAVReader(VideoReader):
         if not self._pts:
             raise VideoDecodeError(self.path, "no video frames")
         self.num_frames = len(self._pts)
-        keyframes = keyframes or {self._pts[0]: self._pts[0]}  # no keyframe flags: start from the top
+        keyframes = keyframes or first  # no keyframe flags: start from the top
         self._seek_ts = {bisect.bisect_left(self._pts, t): (dts if self.decode_order else t)
                          for t, dts in keyframes.items()}
         self._keyframe_dts = {i: keyframes[self._pts[i]] for i in self._seek_ts}
