@@ -163,3 +163,21 @@ def test_unknown_arch_is_a_clear_error():
     cfg.MODEL.ARCH = "mvit"
     with pytest.raises(KeyError, match="unknown MODEL.ARCH"):
         build_model(cfg)
+
+
+@pytest.mark.parametrize("zero", [False, True])
+def test_zero_init_final_bn_follows_the_config(zero):
+    """RESNET.ZERO_INIT_FINAL_BN decides whether residual branches start switched off (pytorchvideo
+    always zeroes them; PySlowFast only when asked). Switched on, every branch learns from step one."""
+    cfg = x3d_cfg("XS", frames=4, crop=64)
+    cfg.RESNET.ZERO_INIT_FINAL_BN = zero
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    blocks = [b for b in model.modules() if hasattr(b, "branch2")]
+    assert blocks and all(float(b.branch2.norm_c.weight.detach().abs().max()) == (0.0 if zero else 1.0) for b in blocks)
+    model(torch.randn(2, 3, 4, 64, 64)).logsumexp(-1).sum().backward()
+    first_conv_grads = [b.branch2.conv_a.weight.grad for b in blocks]
+    if zero:  # a switched-off branch passes no gradient to its convs
+        assert all(g is None or float(g.abs().max()) == 0.0 for g in first_conv_grads)
+    else:
+        assert all(g is not None and float(g.abs().max()) > 0.0 for g in first_conv_grads)

@@ -30,6 +30,21 @@ def _replace_children(module: nn.Module, divisor: int, width_range: Sequence[flo
             _replace_children(child, divisor, width_range)
 
 
+def init_final_bn(model: nn.Module, zero: bool) -> nn.Module:
+    """Initialise the last BatchNorm of every residual branch (``RESNET.ZERO_INIT_FINAL_BN``).
+
+    pytorchvideo marks those layers ``block_final_bn`` and always zeroes their scale, so every
+    residual branch starts switched off and receives no gradient until its scale has grown. That suits
+    long large-batch schedules; a short or small-batch one (SGD especially) then trains barely more than
+    the shortcut path. PySlowFast zeroes them only when the config says so (its default is False).
+    Call before ``retrofit`` (the marks live on pytorchvideo's layers). Returns ``model``.
+    """
+    for m in model.modules():
+        if getattr(m, "block_final_bn", False) and m.weight is not None:
+            nn.init.constant_(m.weight, 0.0 if zero else 1.0)
+    return model
+
+
 def retrofit(model: nn.Module, *, divisor: int = 8, width_range: Sequence[float] = (0.25, 1.0)) -> nn.Module:
     """Convert ``model`` in place into a slimmable model returning logits; returns it."""
     _replace_children(model, divisor, width_range)

@@ -6,7 +6,7 @@ from fvcore.common.config import CfgNode
 from pytorchvideo.models.x3d import create_x3d
 
 from .registry import register_model
-from .retrofit import fix_input, fix_output, retrofit
+from .retrofit import fix_input, fix_output, init_final_bn, retrofit
 
 
 MIN_BUILD_CROP = 32  # create_x3d asserts crop >= its total spatial stride
@@ -43,7 +43,7 @@ def build_x3d(cfg: CfgNode) -> nn.Module:
     Every channel run shrinks with the width except the RGB input and the class output.
     """
     model = retrofit(
-        create_x3d(**x3d_kwargs(cfg)),
+        init_final_bn(create_x3d(**x3d_kwargs(cfg)), cfg.RESNET.ZERO_INIT_FINAL_BN),
         divisor=cfg.MUTUALNET.WIDTH_DIVISOR,
         width_range=cfg.MUTUALNET.WIDTH_RANGE,
     )
