@@ -157,6 +157,9 @@ _C.DATA.ENSEMBLE_METHOD = "sum"
 _C.DATA.REVERSE_INPUT_CHANNEL = False
 # How many other videos to try when one cannot be decoded, before giving up with an error.
 _C.DATA.NUM_RETRIES = 10
+# Decode each video once and keep all its frames in memory for the rest of the process (small data
+# sets such as the embedded synthetic one; see mutualnet_video.data.memory).
+_C.DATA.DECODE_ONCE = False
 # SSv2: read extracted frames (PySlowFast frame-list csv) instead of the .webm videos.
 _C.DATA.USE_FRAMES = False
 # UCF-101 / HMDB-51: which of the official train/test splits (1, 2 or 3) to read.

@@ -33,6 +33,7 @@ from .annotations import DatasetFormatError
 from .collate import BatchBuffers
 from .decoders import VideoDecodeError, open_video, resolve_backend
 from .derive import derive_input
+from .memory import decoded_video
 from .sampling import RANDOM_VIEW, TemporalSampling, pack_pathways
 from .transforms import CENTER, SpatialTransform
 
@@ -123,6 +124,7 @@ class VideoClipDataset(torch.utils.data.Dataset):
         self.backend = resolve_backend(cfg.DATA.DECODING_BACKEND)
         self.frame_fps = float(cfg.DATA.TARGET_FPS)  # rate of extracted frames (frame lists)
         self.num_retries = cfg.DATA.NUM_RETRIES
+        self.decode_once = cfg.DATA.DECODE_ONCE
         self.arch, self.alpha = cfg.MODEL.ARCH, cfg.SLOWFAST.ALPHA
         self.sub = sub
         self.reduce_pathways = tuple(cfg.MUTUALNET.REDUCE_PATHWAYS)
@@ -203,6 +205,9 @@ class VideoClipDataset(torch.utils.data.Dataset):
         if video in self._bad_videos:
             raise VideoDecodeError(record.name, self.failures[record.name])
         try:
+            if self.decode_once:
+                frames, fps = decoded_video(record.source, self.backend, self.frame_fps)
+                return frames[self.temporal.indices(len(frames), fps, temporal)]
             with open_video(record.source, self.backend, self.frame_fps) as reader:
                 return reader.read(self.temporal.indices(reader.num_frames, reader.fps, temporal))
         except VideoDecodeError as e:

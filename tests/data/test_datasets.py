@@ -177,3 +177,32 @@ def test_retry_budget_exhausted_names_files_and_reasons(tmp_path, videos):
 def test_invalid_test_views(kinetics_dir):
     with pytest.raises(ValueError, match="NUM_SPATIAL_CROPS"):
         build_dataset(tiny_cfg(kinetics_dir, **{"TEST.NUM_SPATIAL_CROPS": 4}), "test")
+
+
+def test_decode_once_serves_the_same_clips_from_memory(kinetics_dir, mixed_dir, videos, monkeypatch):
+    from mutualnet_video.data import memory
+
+    memory.clear()
+    decoded = build_dataset(tiny_cfg(kinetics_dir), "test")
+    cached = build_dataset(tiny_cfg(kinetics_dir, **{"DATA.DECODE_ONCE": True}), "test")
+    for index in range(len(decoded)):  # every view of every video, as the decoder would serve it
+        assert torch.equal(cached[index][0], decoded[index][0])
+    assert len(memory._VIDEOS) == cached.num_videos  # each video decoded once for all its views
+
+    # later data sets of the process read from memory: no decoder is opened again
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("decoded again")
+
+    monkeypatch.setattr(memory, "open_video", no_decoding)
+    again = build_dataset(tiny_cfg(kinetics_dir, **{"DATA.DECODE_ONCE": True}), "test")
+    assert torch.equal(again[3][0], decoded[3][0])
+    monkeypatch.undo()
+
+    # unreadable videos keep their contract: skipped with their reason, never cached
+    mixed = build_dataset(tiny_cfg(mixed_dir, **{"DATA.DECODE_ONCE": True}), "train")
+    random.seed(0)
+    frames, label, returned, meta = mixed[2]
+    assert meta["skipped"] >= 1 and returned in (0, 1)
+    assert all(key[0] != videos[name] for key in memory._VIDEOS for name in BAD_VIDEOS)
+    memory.clear()
+    assert not memory._VIDEOS
