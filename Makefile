@@ -20,7 +20,7 @@ $(STAMP): setup.py
 
 DEMO_CFG := configs/demo/X3D_DEMO.yaml
 DEMO_OUT := output/demo/X3D_DEMO
-DEMO_VIDEO := output/synthetic/videos/move_left/val_000.mp4
+DEMO_VIDEO := output/synthetic/videos/disc_left/test_000.mp4
 
 demo: $(STAMP)
 	$(PY) -m data_prep.make_synthetic --out output/synthetic --jobs 2

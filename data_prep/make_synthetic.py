@@ -1,39 +1,45 @@
-"""The embedded default data set: small procedural videos whose classes are motions.
+"""The embedded default data set: small procedural videos whose classes need appearance AND motion.
 
 Example::
 
     python data_prep/make_synthetic.py --out data/synthetic
     # then: DATA.PATH_TO_DATA_DIR data/synthetic DATA.PATH_PREFIX data/synthetic
 
-Each video shows one bright shape (rectangle, ellipse, triangle or L, random colour and size) over
-a dark textured background that drifts in a random direction, with per-frame pixel noise. The class is
-the shape's motion: move left / right / up / down (and diagonals), grow / shrink, rotate clockwise /
-counter-clockwise, each at one of several speeds.
+Each video shows one bright object (a disc, a square or a cross, random colour, size and orientation)
+travelling in a straight line over a dark textured background that drifts in a random direction, with
+per-frame pixel noise. The class is the pair (object, direction of travel): ``disc_left``,
+``square_up``, ... (3 objects x 4 directions = 12 classes), like real actions, where *what* moves and
+*how* it moves both matter:
 
-A single frame says nothing about the class: positions wrap around the frame edges and start
-uniformly, angles start uniformly, and the size of growing/shrinking shapes follows a sawtooth in
-log scale with a random phase (the size of the other classes is drawn from that same distribution).
-So at every frame index, every class has the same frame distribution; only the order of frames
-tells, e.g., left from right (a 'move_left' video played backwards looks like 'move_right').
+- the object tells ``disc_*`` from ``square_*`` in a single frame (at a resolution where a small,
+  noisy disc still looks different from a square: the spatial size matters);
+- the direction tells ``disc_left`` from ``disc_right`` only through the order of frames (positions
+  wrap around the frame edges and start uniformly, so any one frame looks alike for every direction).
+
+No aliasing at the demo's smallest frame count: the fastest object moves :data:`MAX_SPEED` = 1 pixel
+per frame (at size 64), i.e. 4 pixels per sampled step when 4 frames span 16 source frames (the
+demo's clip: 8 frames at stride 2 of a 15 fps video), below half the smallest object's diameter
+(:data:`MIN_EXTENT` x size = 4.8 pixels at 64; :func:`max_step_ratio` computes this for any clip).
+Objects do not spin, so the "45 degrees per step" bound of rotations is met trivially.
 
 Layout (Kinetics style, paths relative to ``--out``)::
 
-    OUT/videos/<class>/{train,val}_<i:03d>.mp4   H.264, yuv420p, SIZE x SIZE, FPS
-    OUT/train.csv, OUT/val.csv, OUT/test.csv     "videos/<class>/train_000.mp4 <label>" (test = val)
-    OUT/classids.json                            class name -> label (sorted names)
-    OUT/annotations.json                         per video: path, split, label, motion, shape,
-                                                 colour, speed level (ground truth for analysis)
-    OUT/synthetic.json                           the generator's settings
+    OUT/videos/<class>/{train,val,test}_<i:03d>.mp4   H.264, yuv420p, SIZE x SIZE, FPS
+    OUT/train.csv, OUT/val.csv, OUT/test.csv          "videos/<class>/train_000.mp4 <label>"
+    OUT/classids.json                                 class name -> label (sorted names)
+    OUT/annotations.json                              per video: path, split, label, object, direction,
+                                                      colour, speed (ground truth for analysis)
+    OUT/synthetic.json                                the generator's settings
 
-Train with ``DATA.RANDOM_FLIP False``: a horizontal flip turns 'move_left' into 'move_right' and
-'rotate_cw' into 'rotate_ccw' without changing the label.
+Three disjoint splits: ``train`` to fit, ``val`` for every choice (learning rate, query table, early
+stop), ``test`` only to report. Train with ``DATA.RANDOM_FLIP False``: a horizontal flip turns
+``*_left`` into ``*_right`` without changing the label.
 
-The default size (8 classes x (32 + 8) videos of 32 frames at 64 x 64) takes seconds to make; with
-12 training videos per class a small 3D CNN memorised the training set instead of learning the
-motions. The output is a pure function of the settings: the same seed gives byte-identical files
-(with the same numpy and libx264; the encoder runs single-threaded and without macroblock-tree
-rate control, see :func:`data_prep.common.encode_h264`). Finished videos are kept when the
-command is re-run with the same settings, so an interrupted run resumes.
+The output is a pure function of the settings: the same seed gives byte-identical files (with the
+same numpy and libx264; the encoder runs single-threaded and without macroblock-tree rate control,
+see :func:`data_prep.common.encode_h264`), and videos of another seed are new videos of the same
+classes. Finished videos are kept when the command is re-run with the same settings, so an
+interrupted run resumes.
 """
 import argparse
 import math
@@ -53,43 +59,28 @@ from data_prep.common import (
     run_cli, run_tasks, write_json, write_kinetics_files,
 )
 
-GENERATOR_VERSION = 2
-SPLITS = ("train", "val")
+GENERATOR_VERSION = 3
+SPLITS = ("train", "val", "test")
 
-# Motion classes in complementary pairs, so the first k classes (k even) are k/2 pairs that differ
-# only in direction. Each: (direction of travel (x right, y down), spin sign, growth sign).
-MOTIONS: Dict[str, Tuple[Tuple[float, float], int, int]] = {
-    "move_left": ((-1.0, 0.0), 0, 0),
-    "move_right": ((1.0, 0.0), 0, 0),
-    "move_up": ((0.0, -1.0), 0, 0),
-    "move_down": ((0.0, 1.0), 0, 0),
-    "grow": ((0.0, 0.0), 0, 1),
-    "shrink": ((0.0, 0.0), 0, -1),
-    "rotate_cw": ((0.0, 0.0), 1, 0),
-    "rotate_ccw": ((0.0, 0.0), -1, 0),
-    "move_up_left": ((-math.sqrt(0.5), -math.sqrt(0.5)), 0, 0),
-    "move_down_right": ((math.sqrt(0.5), math.sqrt(0.5)), 0, 0),
-    "move_up_right": ((math.sqrt(0.5), -math.sqrt(0.5)), 0, 0),
-    "move_down_left": ((-math.sqrt(0.5), math.sqrt(0.5)), 0, 0),
+OBJECTS = ("disc", "square", "cross")
+# Direction of travel (x right, y down), in complementary pairs.
+DIRECTIONS: Dict[str, Tuple[float, float]] = {
+    "left": (-1.0, 0.0), "right": (1.0, 0.0), "up": (0.0, -1.0), "down": (0.0, 1.0),
 }
-SHAPES = ("rectangle", "ellipse", "triangle", "L")
+# Classes in generation order: the first k classes (k = 2, 4, ...) are one object's directions,
+# so small test sets differ by direction only; labels follow the sorted names.
+CLASSES: Tuple[str, ...] = tuple(f"{obj}_{direction}" for obj in OBJECTS for direction in DIRECTIONS)
 
-# Speed levels (index = "speed" in annotations.json). Translation in pixels per frame at size 64
-# (scaled with the frame size), rotation in degrees per frame, growth in sawtooth cycles per frame.
-TRANSLATION_SPEEDS = (1.0, 1.5, 2.0, 3.0)
-ROTATION_SPEEDS = (3.0, 5.0, 8.0, 12.0)
-GROWTH_SPEEDS = (1 / 64, 1 / 40, 1 / 28, 1 / 20)
-SCALE_RANGE = 2.5  # largest / smallest shape size
-BASE_EXTENT = 0.2  # shape half-extent at the geometric middle scale, as a fraction of the frame
+MIN_SPEED, MAX_SPEED = 1.0, 2.0  # object speed, pixels per frame at size 64 (scaled with the size)
+MIN_EXTENT, MAX_EXTENT = 0.16, 0.20  # object half-extent (radius), as a fraction of the frame side
 BACKGROUND_SPEED = 0.5  # max background drift, pixels per frame at size 64
-# Colours (RGB, 0..255, each channel drawn uniformly): a bright shape on a dark background. With
-# colours of any brightness on either side (generator version 1), a small 3D CNN stayed at chance
-# after 80 epochs: per-video appearance swamped the motion signal. Bright-on-dark, it reached 90%.
+# Colours (RGB, 0..255, each channel drawn uniformly): a bright object on a dark background (with
+# colours of any brightness a small 3D CNN stayed at chance: per-video appearance swamped the signal).
 BACKGROUND_MAX = 60  # first background colour: each channel in [0, BACKGROUND_MAX)
 BACKGROUND_CONTRAST = 40  # second background colour: the first plus [0, BACKGROUND_CONTRAST) per channel
-SHAPE_MIN = 170  # shape colour: each channel in [SHAPE_MIN, 256)
+SHAPE_MIN = 170  # object colour: each channel in [SHAPE_MIN, 256)
 NOISE_SIGMA = 6.0
-SUPERSAMPLING = 2  # shape edges are antialiased from SUPERSAMPLING^2 samples per pixel
+SUPERSAMPLING = 2  # object edges are antialiased from SUPERSAMPLING^2 samples per pixel
 
 
 @dataclass(frozen=True)
@@ -99,31 +90,27 @@ class ClipSpec:
     Lengths are in pixels, times in frames, angles in radians; the image y axis points down.
     """
 
-    motion: str
-    shape: str
-    speed: int  # speed level, index into the *_SPEEDS tables
+    label: str  # the class name, "<object>_<direction>"
+    shape: str  # the object
+    direction: str
     colour: Tuple[int, int, int]
-    extent: float  # shape half-extent at the middle scale
-    start: Tuple[float, float]  # shape centre at frame 0 (x, y)
+    extent: float  # object half-extent
+    start: Tuple[float, float]  # object centre at frame 0 (x, y)
     velocity: Tuple[float, float]
-    angle: float  # orientation at frame 0
-    spin: float  # radians per frame, > 0 is clockwise on screen
-    scale_phase: float  # position in the log-scale sawtooth at frame 0, in [0, 1)
-    growth: float  # sawtooth cycles per frame, > 0 grows
+    angle: float  # orientation
     background: Tuple[Tuple[int, int, int], Tuple[int, int, int]]  # the two blended colours
     gratings: Tuple[Tuple[int, int, float, float], ...]  # (fx, fy, phase, amplitude) per grating
     background_velocity: Tuple[float, float]
     noise_seed: int
 
 
-def sample_clip(motion: str, rng: np.random.Generator, size: int) -> ClipSpec:
-    """Draw the random parameters of one video of class ``motion`` for a ``size`` x ``size`` frame.
+def sample_clip(label: str, rng: np.random.Generator, size: int) -> ClipSpec:
+    """Draw the random parameters of one video of class ``label`` for a ``size`` x ``size`` frame.
 
-    Everything except the motion's direction is drawn from the same distribution for every class.
+    Everything except the object and the direction is drawn from the same distribution for every class.
     """
-    direction, spin_sign, growth_sign = MOTIONS[motion]
+    shape, direction = label.split("_")
     unit = size / 64
-    speed = int(rng.integers(len(TRANSLATION_SPEEDS)))
     base = rng.integers(0, BACKGROUND_MAX, 3)
     background = (tuple(int(v) for v in base),
                   tuple(int(v) for v in base + rng.integers(0, BACKGROUND_CONTRAST, 3)))
@@ -136,19 +123,17 @@ def sample_clip(motion: str, rng: np.random.Generator, size: int) -> ClipSpec:
         gratings.append((fx, fy, float(rng.uniform(0, 2 * math.pi)), float(rng.uniform(0.2, 1.0))))
     bg_angle = rng.uniform(0, 2 * math.pi)
     bg_speed = rng.uniform(0, BACKGROUND_SPEED) * unit
-    translation = TRANSLATION_SPEEDS[speed] * unit
+    speed = rng.uniform(MIN_SPEED, MAX_SPEED) * unit
+    dx, dy = DIRECTIONS[direction]
     return ClipSpec(
-        motion=motion,
-        shape=SHAPES[int(rng.integers(len(SHAPES)))],
-        speed=speed,
+        label=label,
+        shape=shape,
+        direction=direction,
         colour=tuple(int(v) for v in colour),
-        extent=BASE_EXTENT * size,
+        extent=float(rng.uniform(MIN_EXTENT, MAX_EXTENT)) * size,
         start=(float(rng.uniform(0, size)), float(rng.uniform(0, size))),
-        velocity=(direction[0] * translation, direction[1] * translation),
+        velocity=(dx * speed, dy * speed),
         angle=float(rng.uniform(0, 2 * math.pi)),
-        spin=spin_sign * math.radians(ROTATION_SPEEDS[speed]),
-        scale_phase=float(rng.uniform(0, 1)),
-        growth=growth_sign * GROWTH_SPEEDS[speed],
         background=background,
         gratings=tuple(gratings),
         background_velocity=(bg_speed * math.cos(bg_angle), bg_speed * math.sin(bg_angle)),
@@ -156,16 +141,22 @@ def sample_clip(motion: str, rng: np.random.Generator, size: int) -> ClipSpec:
     )
 
 
+def max_step_ratio(span_frames: float, num_frames: int) -> float:
+    """The fastest object's travel between two sampled frames, as a fraction of half the smallest
+    object's diameter, for ``num_frames`` frames spread over ``span_frames`` source frames (size
+    independent). Below 1, no direction can alias into another."""
+    step = span_frames / num_frames
+    return MAX_SPEED * step / (MIN_EXTENT * 64)
+
+
 def _shape_mask(shape: str, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Inside-test in the shape's own coordinates (extent about [-1, 1])."""
-    if shape == "rectangle":
-        return (np.abs(u) <= 1) & (np.abs(v) <= 0.55)
-    if shape == "ellipse":
-        return u**2 + (v / 0.5) ** 2 <= 1
-    if shape == "triangle":  # vertices (1, 0), (-0.8, 0.8), (-0.8, -0.8): points along +u
-        return (u >= -0.8) & (np.abs(v) <= (1 - u) * 0.8 / 1.8)
-    if shape == "L":
-        return ((np.abs(u) <= 1) & (v >= 0.4) & (v <= 1)) | ((u >= -1) & (u <= -0.4) & (np.abs(v) <= 1))
+    """Inside-test in the object's own coordinates (radius 1)."""
+    if shape == "disc":
+        return u**2 + v**2 <= 1
+    if shape == "square":
+        return (np.abs(u) <= 0.8) & (np.abs(v) <= 0.8)
+    if shape == "cross":
+        return ((np.abs(u) <= 1) & (np.abs(v) <= 0.33)) | ((np.abs(v) <= 1) & (np.abs(u) <= 0.33))
     raise ValueError(f"unknown shape {shape!r}")
 
 
@@ -185,16 +176,14 @@ def _background(spec: ClipSpec, t: int, size: int) -> np.ndarray:
 
 
 def _shape_alpha(spec: ClipSpec, t: int, size: int) -> np.ndarray:
-    """The shape's coverage of each pixel at frame ``t`` (antialiased), ``(size, size)`` in [0, 1]."""
+    """The object's coverage of each pixel at frame ``t`` (antialiased), ``(size, size)`` in [0, 1]."""
     ss = SUPERSAMPLING
     samples = (np.arange(size * ss, dtype=np.float32) + 0.5) / ss
     # offsets from the shape's centre along each axis, wrapped around the frame edges
     dx = (samples - (spec.start[0] + spec.velocity[0] * t) + size / 2) % size - size / 2
     dy = (samples - (spec.start[1] + spec.velocity[1] * t) + size / 2) % size - size / 2
-    angle = spec.angle + spec.spin * t
-    scale = spec.extent * math.exp(((spec.scale_phase + spec.growth * t) % 1.0 - 0.5) * math.log(SCALE_RANGE))
-    cos, sin = math.cos(angle) / scale, math.sin(angle) / scale
-    u = cos * dx[None, :] + sin * dy[:, None]  # the shape's own coordinates: rotated and scaled
+    cos, sin = math.cos(spec.angle) / spec.extent, math.sin(spec.angle) / spec.extent
+    u = cos * dx[None, :] + sin * dy[:, None]  # the object's own coordinates: rotated and scaled
     v = cos * dy[:, None] - sin * dx[None, :]
     return _shape_mask(spec.shape, u, v).reshape(size, ss, size, ss).mean(axis=(1, 3), dtype=np.float32)
 
@@ -274,25 +263,26 @@ def make_synthetic(
     out: Union[str, Path],
     *,
     seed: int = 0,
-    num_classes: int = 8,
-    train_per_class: int = 32,
-    val_per_class: int = 8,
-    frames: int = 32,
+    num_classes: int = len(CLASSES),
+    train_per_class: int = 40,
+    val_per_class: int = 12,
+    test_per_class: int = 40,
+    frames: int = 40,
     size: int = 64,
     fps: int = 15,
     jobs: int = 1,
     overwrite: bool = False,
     progress: bool = False,
 ) -> SyntheticDataset:
-    """Write the synthetic motion data set to ``out`` (see the module docstring for the layout).
+    """Write the synthetic data set to ``out`` (see the module docstring for the layout).
 
     Args:
         out: output folder; created, or an earlier output of this function (kept when the settings
             match, so calling twice is cheap; replaced only with ``overwrite``).
         seed: every video's parameters derive from (seed, split, class, index).
-        num_classes: the first ``num_classes`` motions of :data:`MOTIONS` (pairs left/right,
-            up/down, grow/shrink, cw/ccw, then diagonals); at most ``len(MOTIONS)``.
-        train_per_class, val_per_class: videos per class in each split.
+        num_classes: the first ``num_classes`` of :data:`CLASSES` (disc left/right/up/down, then
+            square, then cross); at most ``len(CLASSES)``.
+        train_per_class, val_per_class, test_per_class: videos per class in each split.
         frames, size, fps: video length (frames), frame side (even, pixels) and frame rate.
         jobs: worker processes for rendering and encoding (1 = in this process).
         overwrite: replace an earlier synthetic data set made with other settings.
@@ -304,34 +294,34 @@ def make_synthetic(
     """
     if seed < 0:
         raise DataPrepError("seed must be >= 0")
-    if not 2 <= num_classes <= len(MOTIONS):
-        raise DataPrepError(f"num_classes must be between 2 and {len(MOTIONS)}, got {num_classes}")
+    if not 2 <= num_classes <= len(CLASSES):
+        raise DataPrepError(f"num_classes must be between 2 and {len(CLASSES)}, got {num_classes}")
     if size < 16 or size % 2:
         raise DataPrepError(f"size must be an even number >= 16, got {size}")
-    if frames < 2 or fps < 1 or train_per_class < 1 or val_per_class < 1:
-        raise DataPrepError("frames must be >= 2; fps, train_per_class and val_per_class >= 1")
+    per_split = {"train": train_per_class, "val": val_per_class, "test": test_per_class}
+    if frames < 2 or fps < 1 or min(per_split.values()) < 1:
+        raise DataPrepError("frames must be >= 2; fps and the videos per class of every split >= 1")
     root = Path(out)
     settings = dict(version=GENERATOR_VERSION, seed=seed, num_classes=num_classes,
                     train_per_class=train_per_class, val_per_class=val_per_class,
-                    frames=frames, size=size, fps=fps)
+                    test_per_class=test_per_class, frames=frames, size=size, fps=fps)
     _prepare_folder(root, settings, overwrite)
 
-    motion_names = list(MOTIONS)
-    classes = tuple(sorted(motion_names[:num_classes]))
-    per_split = {"train": train_per_class, "val": val_per_class}
+    classes = tuple(sorted(CLASSES[:num_classes]))
     tasks, annotations, rows = [], [], {split: [] for split in SPLITS}
     for split_code, split in enumerate(SPLITS):
-        for label, motion in enumerate(classes):
+        for label, name in enumerate(classes):
             for index in range(per_split[split]):
-                # the stream depends on the motion's name, not on the label, so adding classes
+                # the stream depends on the class's name, not on the label, so adding classes
                 # leaves the other videos unchanged
-                rng = np.random.default_rng([seed, split_code, motion_names.index(motion), index])
-                spec = sample_clip(motion, rng, size)
-                rel = f"videos/{motion}/{split}_{index:03d}.mp4"
+                rng = np.random.default_rng([seed, split_code, CLASSES.index(name), index])
+                spec = sample_clip(name, rng, size)
+                rel = f"videos/{name}/{split}_{index:03d}.mp4"
                 tasks.append(VideoTask(root / rel, spec, frames, size, fps))
                 rows[split].append((rel, label))
-                annotations.append(dict(path=rel, split=split, label=label, motion=motion, shape=spec.shape,
-                                        colour=list(spec.colour), speed=spec.speed))
+                annotations.append(dict(path=rel, split=split, label=label, object=spec.shape,
+                                        direction=spec.direction, colour=list(spec.colour),
+                                        speed=math.hypot(*spec.velocity)))
 
     results = run_tasks(write_video, tasks, jobs=jobs, desc="synthetic videos", progress=progress)
     failed = report_failures(results, "videos")
@@ -346,21 +336,22 @@ def make_synthetic(
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description="Write the embedded synthetic data set: small H.264 videos whose classes are "
-        "motions (move left/right/up/down, grow/shrink, rotate cw/ccw, at several speeds, over "
-        "drifting textured backgrounds), in Kinetics layout (train.csv, val.csv, test.csv, "
-        "classids.json; paths relative to --out). Deterministic from --seed; re-running with the "
-        "same settings keeps finished videos.",
+        description="Write the embedded synthetic data set: small H.264 videos whose class is an object "
+        "(disc, square, cross) and its direction of travel (left, right, up, down) over drifting, noisy "
+        "textured backgrounds, in Kinetics layout (train.csv, val.csv, test.csv, classids.json; paths "
+        "relative to --out). Deterministic from --seed; re-running with the same settings keeps finished videos.",
     )
     parser.add_argument("--out", type=Path, required=True, help="output folder (new, empty, or an earlier output)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    parser.add_argument("--num-classes", type=int, default=8,
-                        help=f"number of motion classes, 2..{len(MOTIONS)} (default: %(default)s)")
-    parser.add_argument("--train-per-class", type=int, default=32,
+    parser.add_argument("--num-classes", type=int, default=len(CLASSES),
+                        help=f"number of classes, 2..{len(CLASSES)} (default: %(default)s)")
+    parser.add_argument("--train-per-class", type=int, default=40,
                         help="training videos per class (default: %(default)s)")
-    parser.add_argument("--val-per-class", type=int, default=8,
+    parser.add_argument("--val-per-class", type=int, default=12,
                         help="validation videos per class (default: %(default)s)")
-    parser.add_argument("--frames", type=int, default=32, help="frames per video (default: %(default)s)")
+    parser.add_argument("--test-per-class", type=int, default=40,
+                        help="test videos per class (default: %(default)s)")
+    parser.add_argument("--frames", type=int, default=40, help="frames per video (default: %(default)s)")
     parser.add_argument("--size", type=int, default=64, help="frame width and height, even (default: %(default)s)")
     parser.add_argument("--fps", type=int, default=15, help="frame rate (default: %(default)s)")
     parser.add_argument("--overwrite", action="store_true",
@@ -373,14 +364,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     dataset = make_synthetic(
         args.out, seed=args.seed, num_classes=args.num_classes, train_per_class=args.train_per_class,
-        val_per_class=args.val_per_class, frames=args.frames, size=args.size, fps=args.fps,
+        val_per_class=args.val_per_class, test_per_class=args.test_per_class, frames=args.frames, size=args.size, fps=args.fps,
         jobs=args.jobs, overwrite=args.overwrite, progress=True,
     )
     print(f"{len(dataset.classes)} classes: {', '.join(dataset.classes)}")
     print(f"wrote {dataset.train_csv}, {dataset.val_csv}, {dataset.test_csv}, {dataset.classids_json}")
     print(f"use DATA.PATH_TO_DATA_DIR {dataset.root} DATA.PATH_PREFIX {dataset.root} "
           f"MODEL.NUM_CLASSES {len(dataset.classes)} DATA.RANDOM_FLIP False "
-          f"(a horizontal flip turns left into right and clockwise into counter-clockwise)")
+          f"(a horizontal flip turns left into right)")
     return 0
 
 

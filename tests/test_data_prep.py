@@ -16,7 +16,7 @@ import pytest
 from data_prep.build_ssv2 import FRAME_LIST_HEADER, JpegWriter, resample
 from data_prep.common import DataPrepError, encode_h264, part_path
 from data_prep.make_synthetic import (
-    BACKGROUND_CONTRAST, BACKGROUND_MAX, MOTIONS, SHAPE_MIN, make_synthetic, sample_clip,
+    BACKGROUND_CONTRAST, BACKGROUND_MAX, CLASSES, MAX_SPEED, SHAPE_MIN, make_synthetic, max_step_ratio, sample_clip,
 )
 from data_prep.resize_videos import target_size
 
@@ -375,7 +375,7 @@ def test_scan_dataset_reports_misread_files(avi_listing, tmp_path, monkeypatch, 
 
 
 # --------------------------------------------------------------------------- make_synthetic
-SMALL = dict(num_classes=4, train_per_class=2, val_per_class=1, frames=16, size=48, fps=15)
+SMALL = dict(num_classes=4, train_per_class=2, val_per_class=1, test_per_class=1, frames=16, size=48, fps=15)
 
 
 @pytest.fixture(scope="module")
@@ -385,20 +385,21 @@ def synthetic(tmp_path_factory):
 
 def test_make_synthetic_layout(synthetic):
     root = synthetic.root
-    assert synthetic.classes == ("move_down", "move_left", "move_right", "move_up")
+    assert synthetic.classes == ("disc_down", "disc_left", "disc_right", "disc_up")
     assert json.loads(synthetic.classids_json.read_text()) == {c: i for i, c in enumerate(synthetic.classes)}
-    train = read_lines(synthetic.train_csv)
-    assert len(train) == 8 and train[0] == "videos/move_down/train_000.mp4 0"
-    assert read_lines(synthetic.val_csv) == read_lines(synthetic.test_csv)
-    assert len(read_lines(synthetic.val_csv)) == 4
-    for line in train + read_lines(synthetic.val_csv):
+    train, val, test = (read_lines(p) for p in (synthetic.train_csv, synthetic.val_csv, synthetic.test_csv))
+    assert len(train) == 8 and train[0] == "videos/disc_down/train_000.mp4 0"
+    assert len(val) == 4 and len(test) == 4 and val[0] == "videos/disc_down/val_000.mp4 0"
+    assert not {line.split()[0] for line in train} & {line.split()[0] for line in val + test}
+    assert not {line.split()[0] for line in val} & {line.split()[0] for line in test}  # three disjoint splits
+    for line in train + val + test:
         path, label = line.split(" ")
         assert path.split("/")[1] == synthetic.classes[int(label)]
         assert (root / path).is_file()
-    with av.open(str(root / "videos/move_up/val_000.mp4")) as container:
+    with av.open(str(root / "videos/disc_up/test_000.mp4")) as container:
         stream = container.streams.video[0]
         assert (stream.codec_context.name, stream.codec_context.pix_fmt) == ("h264", "yuv420p")
-    frames, fps = decode(root / "videos/move_up/val_000.mp4")
+    frames, fps = decode(root / "videos/disc_up/val_000.mp4")
     assert frames.shape == (16, 48, 48, 3) and fps == 15
 
 
@@ -407,7 +408,7 @@ def test_make_synthetic_deterministic(synthetic, tmp_path):
     other = make_synthetic(tmp_path / "c", seed=1, jobs=1, **SMALL)
     for name in ("train.csv", "val.csv", "test.csv", "classids.json"):
         assert (synthetic.root / name).read_bytes() == (again.root / name).read_bytes()
-    video = "videos/move_left/train_001.mp4"
+    video = "videos/disc_left/train_001.mp4"
     assert np.array_equal(decode(synthetic.root / video)[0], decode(again.root / video)[0])
     assert (synthetic.root / video).read_bytes() == (again.root / video).read_bytes()
     assert not np.array_equal(decode(synthetic.root / video)[0], decode(other.root / video)[0])
@@ -436,37 +437,50 @@ def shape_track(frames, colour, axis):
     return np.diff(np.unwrap(centre)) * size / (2 * np.pi)
 
 
-def test_make_synthetic_direction_is_the_only_difference(synthetic):
+def test_make_synthetic_moves_each_object_its_way(synthetic):
     annotations = json.loads((synthetic.root / "annotations.json").read_text())
     for item in annotations:
         frames = decode(synthetic.root / item["path"])[0]
-        axis = 2 if item["motion"] in ("move_left", "move_right") else 1
+        axis = 2 if item["direction"] in ("left", "right") else 1
         step = shape_track(frames, item["colour"], axis)
         backwards = shape_track(frames[::-1], item["colour"], axis)
-        sign = 1 if item["motion"] in ("move_right", "move_down") else -1
+        sign = 1 if item["direction"] in ("right", "down") else -1
         assert sign * step.mean() > 0.5 and sign * backwards.mean() < -0.5, item
         assert np.mean(np.sign(step) == sign) > 0.8, item  # steady, not just on average
-        # a bright shape on a dark background: the polarity never varies (see BACKGROUND_MAX)
+        assert abs(step.mean()) < MAX_SPEED * 48 / 64 * 1.25, item  # never faster than the no-aliasing bound
+        # a bright object on a dark background: the polarity never varies (see BACKGROUND_MAX)
         assert min(item["colour"]) >= SHAPE_MIN, item
         dark = np.linalg.norm(frames.astype(float) - np.array(item["colour"]), axis=-1) >= 50
         assert np.median(frames[dark]) < BACKGROUND_MAX + BACKGROUND_CONTRAST, item
 
-    # the generator draws everything but the direction from the same distribution
-    left = sample_clip("move_left", np.random.default_rng(5), 64)
-    right = sample_clip("move_right", np.random.default_rng(5), 64)
-    assert right == dataclasses.replace(left, motion="move_right", velocity=(-left.velocity[0], -left.velocity[1]))
-    for first, second in (("grow", "shrink"), ("rotate_cw", "rotate_ccw")):
-        a, b = (sample_clip(m, np.random.default_rng(5), 64) for m in (first, second))
-        assert b == dataclasses.replace(a, motion=second, spin=-a.spin, growth=-a.growth)
-    assert list(MOTIONS)[:8:2] == ["move_left", "move_up", "grow", "rotate_cw"]
+
+def test_make_synthetic_classes_differ_only_by_object_and_direction():
+    left = sample_clip("disc_left", np.random.default_rng(5), 64)
+    right = sample_clip("disc_right", np.random.default_rng(5), 64)
+    assert right == dataclasses.replace(left, label="disc_right", direction="right",
+                                        velocity=(-left.velocity[0], -left.velocity[1]))
+    square = sample_clip("square_left", np.random.default_rng(5), 64)
+    assert square == dataclasses.replace(left, label="square_left", shape="square")
+    assert CLASSES[:4] == ("disc_left", "disc_right", "disc_up", "disc_down") and len(CLASSES) == 12
+
+
+def test_demo_clips_cannot_alias_a_direction():
+    """At the demo's smallest frame count, an object moves less than half its size per sampled frame."""
+    from mutualnet_video.config import load_config
+
+    cfg = load_config([str(DATA_PREP.parent / "configs" / "demo" / "X3D_DEMO.yaml")])
+    fps = 15  # make_synthetic's default
+    span = cfg.DATA.SAMPLING_RATE * cfg.DATA.NUM_FRAMES / cfg.DATA.TARGET_FPS * fps
+    assert max_step_ratio(span, min(cfg.MUTUALNET.NUM_FRAMES_LIST)) < 1
+    assert max_step_ratio(span * 2, min(cfg.MUTUALNET.NUM_FRAMES_LIST)) > 1  # the check can fail
 
 
 def test_make_synthetic_cli(tmp_path):
     out = tmp_path / "syn"
     result = run_script("make_synthetic", "--out", out, "--num-classes", 2, "--train-per-class", 1,
-                        "--val-per-class", 1, "--frames", 8, "--size", 32, "--jobs", 2)
+                        "--val-per-class", 1, "--test-per-class", 1, "--frames", 8, "--size", 32, "--jobs", 2)
     assert f"DATA.PATH_TO_DATA_DIR {out} DATA.PATH_PREFIX {out}" in result.stdout
-    assert read_lines(out / "train.csv") == ["videos/move_left/train_000.mp4 0", "videos/move_right/train_000.mp4 1"]
+    assert read_lines(out / "train.csv") == ["videos/disc_left/train_000.mp4 0", "videos/disc_right/train_000.mp4 1"]
     assert "num_classes must be" in run_script("make_synthetic", "--out", tmp_path / "x", "--num-classes", 99,
                                                expect=1).stderr
 

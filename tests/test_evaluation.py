@@ -85,7 +85,7 @@ def tiny_data(tmp_path_factory):
     from data_prep.make_synthetic import make_synthetic
 
     out = tmp_path_factory.mktemp("synthetic")
-    make_synthetic(out, num_classes=2, train_per_class=3, val_per_class=2, frames=16, size=48)
+    make_synthetic(out, num_classes=2, train_per_class=3, val_per_class=2, test_per_class=2, frames=16, size=48)
     return str(out)
 
 

@@ -26,7 +26,7 @@ driver = _load_driver()
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    return make_synthetic(tmp_path_factory.mktemp("synthetic"), num_classes=2, train_per_class=4, val_per_class=2,
+    return make_synthetic(tmp_path_factory.mktemp("synthetic"), num_classes=2, train_per_class=4, val_per_class=2, test_per_class=2,
                           frames=8, size=32).root
 
 

@@ -39,11 +39,11 @@ def batch():
 
 @pytest.fixture(scope="session")
 def synthetic_data(tmp_path_factory):
-    """A tiny synthetic motion data set (2 classes, 4 train / 2 val videos each, 32 px)."""
+    """A tiny synthetic data set (2 classes, 4 train / 2 val / 2 test videos each, 32 px)."""
     from data_prep.make_synthetic import make_synthetic
 
     return make_synthetic(tmp_path_factory.mktemp("synthetic"), num_classes=2, train_per_class=4,
-                          val_per_class=2, frames=16, size=32, fps=15)
+                          val_per_class=2, test_per_class=2, frames=16, size=32, fps=15)
 
 
 def run_cfg_yaml(tmp_path, data, **overrides) -> str:
