@@ -11,15 +11,14 @@ per-frame pixel noise. The class is the pair (object, direction of travel): ``di
 ``square_up``, ... (3 objects x 4 directions = 12 classes), like real actions, where *what* moves and
 *how* it moves both matter:
 
-- the object tells ``disc_*`` from ``square_*`` in a single frame (at a resolution where a small,
-  noisy disc still looks different from a square: the spatial size matters);
+- the object tells ``disc_*`` from ``square_*`` in a single frame;
 - the direction tells ``disc_left`` from ``disc_right`` only through the order of frames (positions
   wrap around the frame edges and start uniformly, so any one frame looks alike for every direction).
 
-No aliasing at the demo's smallest frame count: the fastest object moves :data:`MAX_SPEED` = 1 pixel
-per frame (at size 64), i.e. 4 pixels per sampled step when 4 frames span 16 source frames (the
+No aliasing at the demo's smallest frame count: the fastest object moves :data:`MAX_SPEED` = 2 pixels
+per frame (at size 64), i.e. 8 pixels per sampled step when 4 frames span 16 source frames (the
 demo's clip: 8 frames at stride 2 of a 15 fps video), below half the smallest object's diameter
-(:data:`MIN_EXTENT` x size = 4.8 pixels at 64; :func:`max_step_ratio` computes this for any clip).
+(:data:`MIN_EXTENT` x size = 10.2 pixels at 64; :func:`max_step_ratio` computes this for any clip).
 Objects do not spin, so the "45 degrees per step" bound of rotations is met trivially.
 
 Layout (Kinetics style, paths relative to ``--out``)::
@@ -264,7 +263,7 @@ def make_synthetic(
     *,
     seed: int = 0,
     num_classes: int = len(CLASSES),
-    train_per_class: int = 40,
+    train_per_class: int = 32,
     val_per_class: int = 12,
     test_per_class: int = 40,
     frames: int = 40,
@@ -345,7 +344,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     parser.add_argument("--num-classes", type=int, default=len(CLASSES),
                         help=f"number of classes, 2..{len(CLASSES)} (default: %(default)s)")
-    parser.add_argument("--train-per-class", type=int, default=40,
+    parser.add_argument("--train-per-class", type=int, default=32,
                         help="training videos per class (default: %(default)s)")
     parser.add_argument("--val-per-class", type=int, default=12,
                         help="validation videos per class (default: %(default)s)")
