@@ -52,7 +52,7 @@ BASE_CFG = os.path.join(ROOT, "configs", "demo", "X3D_DEMO.yaml")
 SWEEP_JSON = "sweep.json"
 SUMMARY_JSON = "summary.json"
 SWEEP_CRITERION = ("mean single-view val top-1 over the configs the trainer validates (full and smallest) "
-                   "at the last val_epoch record")
+                   "at the last val_epoch record; ties: the smaller rate")
 
 
 # ------------------------------------------------------------------------------ set-up
@@ -131,10 +131,10 @@ class Plan:
         self.total = len(self.sweep) + 2 * seeds_runs  # sweep: train; seed run: train+test (or test), val
         self.done = 0
 
-    def call(self, stage: str, run: Run, output_dir: str, extra: Sequence[str] = ()) -> Call:
+    def call(self, stage: str, run: Run, output_dir: str, extra: Sequence[str] = (), prepare=None) -> Call:
         opts = common_opts(self.args) + protocol.method_opts(self.reference, run) + list(extra)
         label = f"{stage} {run.name} seed {run.seed} lr {run.lr:g}"
-        return Call(stage, label, output_dir, BASE_CFG, tuple(opts + stage_opts(stage, output_dir)))
+        return Call(stage, label, output_dir, BASE_CFG, tuple(opts + stage_opts(stage, output_dir)), prepare)
 
     def execute(self, call: Call) -> Dict:
         self.done += 1
@@ -184,7 +184,6 @@ def share_bn_bank(train_cfg, val_cfg, checkpoint: str) -> None:
     target = BankStore(val_cfg, checkpoint)
     bank = BankStore(train_cfg, checkpoint).load()
     if not os.path.isfile(target.path) and len(bank):
-        os.makedirs(val_cfg.OUTPUT_DIR, exist_ok=True)
         target.save(bank)
 
 
@@ -201,8 +200,8 @@ def run_seed(plan: Plan, run: Run) -> Dict:
     if checkpoint is None:
         raise SystemExit(f"{directory}: no checkpoint after training")
     val_dir = os.path.join(directory, "val")
-    val = plan.call("val", run, val_dir, ["TEST.CHECKPOINT_FILE_PATH", checkpoint])
-    share_bn_bank(load_cfg(list(main.opts)), load_cfg(list(val.opts)), checkpoint)
+    val = plan.call("val", run, val_dir, ["TEST.CHECKPOINT_FILE_PATH", checkpoint], prepare=lambda: share_bn_bank(
+        load_cfg(list(main.opts)), load_cfg(list(val.opts)), checkpoint))
     records.append(plan.execute(val))
     return run_result(run, directory, val_dir, train_call, records, reused)
 

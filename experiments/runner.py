@@ -4,7 +4,8 @@ A ``Call`` is one run_net invocation with its OUTPUT_DIR. Its record ``driver-<s
 that folder keeps the command, the status and the wall time of all its attempts; a call whose
 record says finished and whose outputs are complete is skipped, so an interrupted driver continues
 where it stopped (an unfinished run_net resumes from its last checkpoint). A folder holding a call
-made with another command is an error: delete it or choose another --out.
+made with another command, or outputs without any record of this driver, is an error: delete it
+or choose another --out.
 
 Stages: ``train`` (training only: the sweep, where no test number may be computed before the
 learning rate is chosen), ``train+test`` (training, then run_net's own TEST: the grid on the test
@@ -16,8 +17,8 @@ import shlex
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
-from typing import Callable, Dict, List
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional
 
 from data_prep.common import read_json, write_json
 
@@ -36,13 +37,15 @@ STAGES = {  # stage: (TRAIN.ENABLE, TEST.ENABLE, TEST.SPLIT)
 
 @dataclass(frozen=True)
 class Call:
-    """One run_net invocation: ``opts`` already hold OUTPUT_DIR and the stage's switches."""
+    """One run_net invocation: ``opts`` already hold OUTPUT_DIR and the stage's switches; ``prepare``
+    (optional) runs just before each launch, after the record exists."""
 
     stage: str
     label: str
     output_dir: str
     base_cfg: str
     opts: tuple
+    prepare: Optional[Callable[[], None]] = field(default=None, compare=False)
 
     @property
     def command(self) -> List[str]:
@@ -72,12 +75,23 @@ def complete(call: Call, load_cfg: Callable) -> bool:
     return (not train or finished_training(cfg)) and (not test or curve_complete(cfg))
 
 
+def _foreign(output_dir: str) -> bool:
+    """``output_dir`` holds files but no record of any call of this driver (e.g. a run of an older
+    driver, whose checkpoints run_net would silently resume)."""
+    if not os.path.isdir(output_dir) or not os.listdir(output_dir):
+        return False
+    return not any(name.startswith("driver-") and name.endswith(".json") for name in os.listdir(output_dir))
+
+
 def execute(call: Call, load_cfg: Callable, progress: str) -> Dict:
     """Launch run_net for ``call`` unless it finished before; its record (command, wall time)."""
     record = call.record()
     if record["command"] != call.command:
         raise SystemExit(f"{call.output_dir} holds a {call.stage} call made with another command:\n"
                          f"  {shlex.join(record['command'])}\ndelete it or choose another --out")
+    if record["status"] == "new" and _foreign(call.output_dir):
+        raise SystemExit(f"{call.output_dir} holds outputs this driver did not make (no driver-*.json record): "
+                         "delete it or choose another --out")
     if record["status"] == "finished" and complete(call, load_cfg):
         print(f"{progress} skip {call.label}: finished earlier ({record['wall_s']:.0f} s)", flush=True)
         return record
@@ -85,6 +99,8 @@ def execute(call: Call, load_cfg: Callable, progress: str) -> Dict:
     print(f"{progress} start {call.label}", flush=True)
     record["status"] = "running"
     write_json(call.record_path, record)
+    if call.prepare is not None:
+        call.prepare()
     start = time.time()
     try:
         with open(os.path.join(call.output_dir, RUN_OUTPUT), "a") as log:

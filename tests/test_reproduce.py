@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from data_prep.make_synthetic import make_synthetic
-from experiments import protocol, report, stats
+from experiments import protocol, report, runner, stats
 from experiments import reproduce_synthetic as driver
 from mutualnet_video.config import SubnetConfig, load_config
 
@@ -123,3 +123,14 @@ def test_driver_end_to_end_and_resume(data, tmp_path, capsys):
     assert {p: p.read_text() for p in records} == before  # no call ran again: its record is unchanged
     assert {p: p.stat().st_mtime_ns for p in curves} == curves
     assert (docs / "RESULTS.md").read_text().count(report.SECTION_BEGIN) == 1
+
+
+def test_a_folder_with_outputs_of_another_driver_is_refused(tmp_path):
+    folder = tmp_path / "seed0" / "mutualnet"
+    (folder / "checkpoints").mkdir(parents=True)  # e.g. the older driver's run: run_net would resume it
+    (folder / "driver.json").write_text("{}")
+    call = runner.Call("train+test", "train+test mutualnet", str(folder), driver.BASE_CFG,
+                       tuple(runner.stage_opts("train+test", str(folder))))
+    with pytest.raises(SystemExit, match="did not make"):
+        runner.execute(call, driver.load_cfg, "[1/1]")
+    assert not (folder / "driver-train+test.json").exists()
