@@ -191,9 +191,9 @@ def run_seed(plan: Plan, run: Run) -> Dict:
     """Train (or reuse the sweep's training), the test grid, the val grid; the run's result."""
     directory = run_dir(run, plan.sweep, plan.args.out)
     reused = protocol.reuses_sweep(run, plan.sweep)
-    main = plan.call("test" if reused else "train+test", run, directory)
-    records = [plan.execute(main)]
-    train_call = plan.call("train", run, directory) if reused else main
+    test_call = plan.call("test" if reused else "train+test", run, directory)
+    records = [plan.execute(test_call)]
+    train_call = plan.call("train", run, directory) if reused else test_call
     if reused:
         records.append(train_call.record())
     checkpoint = get_last_checkpoint(directory)
@@ -201,7 +201,7 @@ def run_seed(plan: Plan, run: Run) -> Dict:
         raise SystemExit(f"{directory}: no checkpoint after training")
     val_dir = os.path.join(directory, "val")
     val = plan.call("val", run, val_dir, ["TEST.CHECKPOINT_FILE_PATH", checkpoint], prepare=lambda: share_bn_bank(
-        load_cfg(list(main.opts)), load_cfg(list(val.opts)), checkpoint))
+        load_cfg(list(test_call.opts)), load_cfg(list(val.opts)), checkpoint))
     records.append(plan.execute(val))
     return run_result(run, directory, val_dir, train_call, records, reused)
 
