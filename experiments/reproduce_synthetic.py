@@ -20,6 +20,11 @@ From ``configs/demo/X3D_DEMO.yaml`` (a tiny X3D on the synthetic motion data, ma
 3. **Analysis and report**: ``OUT/summary.json`` (every number), ``OUT/sweep.json``, the generated
    section of ``DOCS/RESULTS.md`` and its plots (``experiments/analysis.py``, ``stats.py``, ``report.py``).
 
+Size of the default protocol (5 methods, 2 static configs, 3 rates, 5 seeds): 9 sweep trainings
+(training only), 30 seed runs (6 per seed; 3 of seed 0's are sweep runs, so 27 more trainings with
+their test grid and 3 test grids alone) and 30 val grids: 69 run_net calls. ``--methods`` runs a
+subset (mutualnet and at least one other); the analysis and report then cover what ran.
+
 Resume: finished calls are skipped (``experiments/runner.py``); delete a run's folder to redo it.
 """
 import argparse
