@@ -1,105 +1,89 @@
 #!/usr/bin/env python3
-"""The paper's central claims, checked at a scale that runs on a few CPU cores.
+"""The paper's central claims, checked at a scale that runs on a few CPU cores (issue #12's protocol).
 
-    python experiments/reproduce_synthetic.py [--seeds 0 1 2] [--epochs N] [--out output/reproduce] \\
-        [--docs docs] [--static-configs w0.50-c24-t4,w0.75-c32-t8,w1.00-c32-t8] [--opts KEY VALUE ...]
+    python experiments/reproduce_synthetic.py [--seeds 0 1 2 3 4] [--lrs 0.05 0.1 0.2] [--epochs N] \\
+        [--methods mutualnet mutualnet_wc mutualnet_wt sandwich static] [--out output/reproduce] [--docs docs] \\
+        [--static-configs w0.50-c24-t4,w1.00-c32-t8] [--opts KEY VALUE ...]
 
 From ``configs/demo/X3D_DEMO.yaml`` (a tiny X3D on the synthetic motion data, made here with
-``data_prep.make_synthetic`` when its folder is missing), per seed, with ``tools/run_net.py`` as a
-subprocess (so what is measured is what users run), each run in ``OUT/seed<S>/<run>``:
+``data_prep.make_synthetic`` when its folder is missing), with ``tools/run_net.py`` as a subprocess:
 
-- ``mutualnet``: width x crop x frames with in-place distillation, evaluated over MUTUALNET.EVAL_GRID;
-- ``sandwich``: width only (US-Nets), every sub-network at the full input, the same grid evaluation;
-- ``static_<config>``: a plain network trained at exactly one config of the grid (default: the
-  cheapest, the median and the costliest by GFLOPs), with the same epochs and data: width range ``[w, w]``,
-  crop ``c`` (jitter scales scaled by c / full crop, so it sees the field of view the MutualNet
-  sub-network sees), ``t`` frames over the same time span (SAMPLING_RATE scaled).
+1. **Sweep** (``OUT/sweep/<run>-lr<LR>``, seed 0, training only, so no test number exists yet): every
+   method of ``protocol.SWEPT`` at every ``--lrs`` value; per method the rate with the best mean
+   single-view val top-1 over the validated configs (full and smallest) at the last val_epoch is
+   chosen (ties: the smaller rate) and written to ``OUT/sweep.json``, which is then fixed.
+2. **Seeds** (``OUT/seed<S>/<run>``): per seed every method of ``protocol.METHODS`` at its chosen rate;
+   each run trains and evaluates the grid on the test videos (run_net's own TEST), then a second
+   run_net call evaluates the grid on the val videos (TEST.SPLIT val, ``<run>/val``) from the run's
+   last checkpoint, reusing the BN statistics the test grid calibrated. Seed 0's run of a swept
+   method is its sweep run at the chosen rate (only its test grid is added).
+3. **Analysis and report**: ``OUT/summary.json`` (every number), ``OUT/sweep.json``, the generated
+   section of ``DOCS/RESULTS.md`` and its plots (``experiments/analysis.py``, ``stats.py``, ``report.py``).
 
-Then it compares (1) MutualNet vs the static models at their configs, (2) MutualNet vs sandwich
-over the grid, (3) the training cost of one MutualNet run vs the static runs together; writes
-``OUT/summary.json`` (every number), ``DOCS/reproduce_curve.png`` (tools/plot_curves.py: mean
-curves over seeds, static models as markers) and a generated section of ``DOCS/RESULTS.md``.
+Size of the default protocol (5 methods, 2 static configs, 3 rates, 5 seeds): 9 sweep trainings
+(training only), 30 seed runs (6 per seed; 3 of seed 0's are sweep runs, so 27 more trainings with
+their test grid and 3 test grids alone) and 30 val grids: 69 run_net calls. ``--methods`` runs a
+subset (mutualnet and at least one other); the analysis and report then cover what ran.
 
-Training GFLOPs of a run = sum over its steps of the GFLOPs (per clip, fvcore conv + linear
-forward, see ``mutualnet_video.budget.flops``) of every config trained in the step, replayed with
-``ConfigSampler`` (the trainer logs only every LOG_PERIOD-th step), x clips per step x 3 (a
-training pass ~ forward + backward ~ 3 forwards). BN re-calibration, validation and the grid
-evaluation are not counted; input downscaling is not counted.
-
-Resume: a run whose curve.json holds every config of its grid is not redone, so an interrupted
-driver continues where it stopped (an unfinished run_net resumes from its last checkpoint). Delete
-a run's folder to redo it.
+Resume: finished calls are skipped (``experiments/runner.py``); delete a run's folder to redo it.
 """
 import argparse
 import datetime
-import json
-import math
 import os
 import shlex
-import shutil
-import statistics
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
 
-from data_prep.common import write_json  # noqa: E402
+from data_prep.common import read_json, write_json  # noqa: E402
 from data_prep.make_synthetic import GENERATOR_VERSION  # noqa: E402
-from mutualnet_video.budget import load_rows, model_stats, query, save_rows  # noqa: E402
-from mutualnet_video.budget.curve import row_config  # noqa: E402
+from experiments import protocol, report, stats  # noqa: E402
+from experiments.analysis import analyse  # noqa: E402
+from experiments.protocol import Run  # noqa: E402
+from experiments.results import (TRAIN_PASS_FACTOR, FlopsTable, curve, sweep_score,  # noqa: E402
+                                 training_cost, val_history)
+from experiments.runner import Call, execute, stage_opts  # noqa: E402
 from mutualnet_video.config import SubnetConfig, load_config  # noqa: E402
-from mutualnet_video.data import build_loader  # noqa: E402
-from mutualnet_video.engine.grid import CURVE_JSON, eval_grid, test_crop  # noqa: E402
-from mutualnet_video.engine.sampler import ConfigSampler  # noqa: E402
-from mutualnet_video.models import build_model  # noqa: E402
-from mutualnet_video.models.inputs import full_subnet  # noqa: E402
-from mutualnet_video.slim import slim_layers  # noqa: E402
+from mutualnet_video.engine.grid import BankStore  # noqa: E402
+from mutualnet_video.utils.checkpoint import get_last_checkpoint  # noqa: E402
 from mutualnet_video.utils.machine import machine_record  # noqa: E402
 
-BASE_CFG = os.path.join("configs", "demo", "X3D_DEMO.yaml")
-TRAIN_PASS_FACTOR = 3  # one training pass on a clip ~ forward + backward ~ 3 forwards
-RUN_RECORD = "driver.json"  # per run: the command, its status and wall time, the training cost
-RUN_OUTPUT = "run_net.out"  # per run: run_net's stdout and stderr
-PLOT_NAME = "reproduce_curve"
-SECTION_BEGIN = "<!-- BEGIN reproduce_synthetic: generated by experiments/reproduce_synthetic.py, do not edit -->"
-SECTION_END = "<!-- END reproduce_synthetic -->"
-LABELS = {"mutualnet": "MutualNet (width x crop x frames)", "sandwich": "Sandwich, width only (US-Nets)"}
-
-
-@dataclass(frozen=True)
-class Run:
-    """One run_net invocation: ``kind`` is its MUTUALNET.MODE, ``config`` the static model's config."""
-
-    kind: str
-    seed: int
-    config: Optional[SubnetConfig] = None
-
-    @property
-    def name(self) -> str:
-        return self.kind if self.config is None else f"static_{self.config}"
-
-    def output_dir(self, out: str) -> str:
-        return os.path.join(out, f"seed{self.seed}", self.name)
+BASE_CFG = os.path.join(ROOT, "configs", "demo", "X3D_DEMO.yaml")
+SWEEP_JSON = "sweep.json"
+SUMMARY_JSON = "summary.json"
+SWEEP_CRITERION = ("mean single-view val top-1 over the configs the trainer validates (full and smallest) "
+                   "at the last val_epoch record; ties: the smaller rate")
 
 
 # ------------------------------------------------------------------------------ set-up
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """The driver's command line (see the module doc)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="RNG_SEED of each repetition")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="RNG_SEED of each repetition")
+    parser.add_argument("--lrs", type=float, nargs="+", default=[0.05, 0.1, 0.2],
+                        help="SOLVER.BASE_LR values of the sweep (seed 0, on val)")
+    parser.add_argument("--methods", nargs="+", default=list(protocol.METHODS),
+                        help="the methods to run (default: all; mutualnet and at least one other)")
     parser.add_argument("--epochs", type=int, default=None,
                         help="SOLVER.MAX_EPOCH of every run (default: the config's)")
-    parser.add_argument("--out", default=os.path.join("output", "reproduce"), help="runs and summary.json")
-    parser.add_argument("--docs", default="docs", help="where RESULTS.md and reproduce_curve.png go")
+    parser.add_argument("--out", default=os.path.join("output", "reproduce"), help="runs, sweep.json, summary.json")
+    parser.add_argument("--docs", default="docs", help="where RESULTS.md and the plots go")
     parser.add_argument("--static-configs", type=_config_list, default=None,
-                        help="comma-separated grid configs of the static baselines, e.g. w0.50-c32-t4,w1.00-c32-t8 "
-                             "(default: the cheapest, the median and the costliest by GFLOPs)")
+                        help="comma-separated grid configs of the static baselines, e.g. w0.50-c24-t4,w1.00-c32-t8 "
+                             "(default: the cheapest by GFLOPs and the full one)")
     parser.add_argument("--opts", nargs=argparse.REMAINDER, default=[], help="KEY VALUE overrides for every run")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if protocol.SWEEP_SEED not in args.seeds:
+        parser.error(f"--seeds must include the sweep's seed {protocol.SWEEP_SEED}")
+    if len(set(args.lrs)) != len(args.lrs) or len(set(args.seeds)) != len(args.seeds):
+        parser.error("--lrs and --seeds must not repeat a value")
+    args.methods = protocol.check_methods(args.methods)
+    return args
 
 
 def _config_list(text: str) -> List[SubnetConfig]:
@@ -110,44 +94,14 @@ def _config_list(text: str) -> List[SubnetConfig]:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
-def base_config(opts: Sequence[str]):
-    """The base config with ``opts`` applied, validated (what run_net loads for these opts)."""
-    return load_config([os.path.join(ROOT, BASE_CFG)], opts)
-
-
 def common_opts(args: argparse.Namespace) -> List[str]:
     """The overrides every run gets: the user's, then the epochs."""
     return list(args.opts) + ([] if args.epochs is None else ["SOLVER.MAX_EPOCH", str(args.epochs)])
 
 
-def run_opts(args: argparse.Namespace, reference, run: Run) -> List[str]:
-    """All overrides of ``run`` (run-specific ones last, so they win)."""
-    opts = common_opts(args) + [
-        "RNG_SEED", str(run.seed), "OUTPUT_DIR", run.output_dir(args.out), "TRAIN.ENABLE", "True",
-        "TEST.ENABLE", "True", "MUTUALNET.MODE", run.kind,
-    ]
-    return opts + ([] if run.config is None else static_opts(reference, run.config))
-
-
-def static_opts(cfg, sub: SubnetConfig) -> List[str]:
-    """Overrides that make a plain network of exactly config ``sub`` of ``cfg``'s grid: width range
-    [w, w], crop c (train jitter scaled like the crop, test crop as the grid tests c), t frames over
-    the full clip's time span, and a one-config grid."""
-    span = cfg.DATA.NUM_FRAMES * cfg.DATA.SAMPLING_RATE
-    if span % sub.frames:
-        raise SystemExit(f"{sub}: {sub.frames} frames cannot span the full clip's {span} frames evenly")
-    scale = sub.crop / full_subnet(cfg).crop
-    jitter = [round(s * scale) for s in cfg.DATA.TRAIN_JITTER_SCALES]
-    w = f"{sub.width:g}"
-    return [
-        "MUTUALNET.WIDTH_RANGE", f"[{w}, {w}]",
-        "DATA.TRAIN_CROP_SIZE", str(sub.crop), "DATA.TEST_CROP_SIZE", str(test_crop(cfg, sub)),
-        "DATA.TRAIN_JITTER_SCALES", str(jitter),
-        "DATA.NUM_FRAMES", str(sub.frames), "DATA.SAMPLING_RATE", str(span // sub.frames),
-        "MUTUALNET.CROP_SIZES", f"[{sub.crop}]", "MUTUALNET.NUM_FRAMES_LIST", f"[{sub.frames}]",
-        "MUTUALNET.EVAL_GRID.WIDTHS", f"[{w}]", "MUTUALNET.EVAL_GRID.CROPS", f"[{sub.crop}]",
-        "MUTUALNET.EVAL_GRID.FRAMES", f"[{sub.frames}]",
-    ]
+def load_cfg(opts: Sequence[str]):
+    """The base config with ``opts`` applied, validated (what run_net loads for these opts)."""
+    return load_config([BASE_CFG], opts)
 
 
 def ensure_data(cfg) -> Dict:
@@ -157,263 +111,13 @@ def ensure_data(cfg) -> Dict:
         print(f"making the synthetic data set in {root}", flush=True)
         subprocess.run([sys.executable, "-m", "data_prep.make_synthetic", "--out", os.path.abspath(root),
                         "--jobs", "2"], cwd=ROOT, check=True)
-    settings = read_json(os.path.join(root, "synthetic.json"), {}).get("settings", {})
+    path = os.path.join(root, "synthetic.json")
+    settings = read_json(path).get("settings", {}) if os.path.isfile(path) else {}
     if settings and settings.get("version") != GENERATOR_VERSION:
         print(f"WARNING: {root} was made by synthetic generator version {settings.get('version')}, the current "
               f"one is {GENERATOR_VERSION}: remake it (python -m data_prep.make_synthetic --out {root} --overwrite)",
               flush=True)
     return settings
-
-
-class FlopsTable:
-    """GFLOPs per clip of ``cfg``'s model at a config, counted once per distinct (active channels of
-    every slim layer, crop, frames): widths the width rule rounds to the same channels cost the same."""
-
-    def __init__(self, cfg):
-        self.cfg = cfg
-        self.model = build_model(cfg)
-        self.layers = list(slim_layers(self.model))
-        self.cache: Dict[tuple, float] = {}
-
-    def __call__(self, sub: SubnetConfig) -> float:
-        key = (tuple(layer.active_shape(sub.width) for layer in self.layers), sub.crop, sub.frames)
-        if key not in self.cache:
-            self.cache[key] = model_stats(self.model, self.cfg, sub.width, sub.frames, sub.crop)["gflops"]
-        return self.cache[key]
-
-
-def choose_static_configs(args: argparse.Namespace, reference) -> List[SubnetConfig]:
-    """``--static-configs`` (checked against the grid), else the cheapest, the median and the
-    costliest config of the grid, by GFLOPs."""
-    grid = eval_grid(reference)
-    unknown = [sub for sub in args.static_configs or [] if sub not in grid]
-    if unknown:
-        raise SystemExit(f"--static-configs: {', '.join(map(str, unknown))} not in the evaluation grid "
-                         f"{', '.join(map(str, grid))}")
-    if args.static_configs:
-        return args.static_configs
-    flops = FlopsTable(reference)
-    grid = sorted(grid, key=lambda sub: (flops(sub), sub))
-    return list(dict.fromkeys([grid[0], grid[len(grid) // 2], grid[-1]]))
-
-
-def plan_runs(seeds: Sequence[int], static_configs: Sequence[SubnetConfig]) -> List[Run]:
-    """Per seed: mutualnet, sandwich, then one static run per config."""
-    return [run for seed in seeds for run in
-            [Run("mutualnet", seed), Run("sandwich", seed)] + [Run("static", seed, c) for c in static_configs]]
-
-
-# ------------------------------------------------------------------------------ running
-def read_json(path: str, default=None):
-    """The JSON content of ``path``, or ``default`` if there is no such file."""
-    if not os.path.isfile(path):
-        return default
-    with open(path) as f:
-        return json.load(f)
-
-
-def curve_complete(cfg) -> bool:
-    """OUTPUT_DIR/curve.json has a row for every config of the run's grid."""
-    rows = read_json(os.path.join(cfg.OUTPUT_DIR, CURVE_JSON), [])
-    return {str(c) for c in eval_grid(cfg)} <= {str(row_config(r)) for r in rows}
-
-
-def execute(run: Run, cfg, opts: List[str], label: str) -> Dict:
-    """Launch run_net for ``run`` unless it finished before; its record (command, wall time)."""
-    out_dir = cfg.OUTPUT_DIR
-    record_path = os.path.join(out_dir, RUN_RECORD)
-    command = [os.path.join(ROOT, "tools", "run_net.py"), "--cfg", os.path.join(ROOT, BASE_CFG), "--opts"] + opts
-    record = read_json(record_path, {"command": command, "wall_s": 0.0, "status": "new"})
-    if record["command"] != command:
-        raise SystemExit(f"{out_dir} holds a run made with another command:\n  {shlex.join(record['command'])}\n"
-                         f"delete it or choose another --out")
-    if record["status"] == "finished" and curve_complete(cfg):
-        print(f"{label} skip {run.name} seed {run.seed}: finished earlier ({record['wall_s']:.0f} s)", flush=True)
-        return record
-    os.makedirs(out_dir, exist_ok=True)
-    print(f"{label} start {run.name} seed {run.seed}", flush=True)
-    record["status"] = "running"
-    write_json(record_path, record)
-    start = time.time()
-    try:
-        with open(os.path.join(out_dir, RUN_OUTPUT), "a") as log:
-            code = subprocess.call([sys.executable] + command, stdout=log, stderr=subprocess.STDOUT)
-    finally:  # the time of an interrupted attempt counts too
-        record["wall_s"] += time.time() - start
-        write_json(record_path, record)
-    if code != 0 or not curve_complete(cfg):
-        raise SystemExit(f"{run.name} seed {run.seed} failed (exit code {code}): see {out_dir}/{RUN_OUTPUT}")
-    record["status"] = "finished"
-    write_json(record_path, record)
-    print(f"{label} done {run.name} seed {run.seed} in {time.time() - start:.0f} s", flush=True)
-    return record
-
-
-def read_stats(output_dir: str, kind: str) -> List[Dict]:
-    """The ``_type == kind`` records of OUTPUT_DIR/json_stats.log."""
-    prefix = "json_stats: "
-    with open(os.path.join(output_dir, "json_stats.log")) as f:
-        records = [json.loads(line[len(prefix):]) for line in f if line.startswith(prefix)]
-    return [r for r in records if r["_type"] == kind]
-
-
-def training_cost(cfg) -> Dict:
-    """Training time (sum of the epochs' times) and training GFLOPs of a finished run (module doc)."""
-    epochs = {r["epoch"]: r for r in read_stats(cfg.OUTPUT_DIR, "train_epoch")}  # a resumed epoch: the last
-    steps = max(r["step"] for r in epochs.values())
-    sampler = ConfigSampler(cfg)
-    for r in read_stats(cfg.OUTPUT_DIR, "train_iter"):  # the replay must be what the trainer trained
-        if r["configs"] != [str(c) for c in sampler.sample(r["step"] - 1)]:
-            raise SystemExit(f"{cfg.OUTPUT_DIR}: step {r['step']} trained {r['configs']}, the sampler replays "
-                             f"{sampler.sample(r['step'] - 1)}")
-    loader = build_loader(cfg, "train")
-    clips = loader.batch_size if loader.drop_last else len(loader.dataset)
-    flops = FlopsTable(cfg)
-    forward = sum(flops(sub) for step in range(steps) for sub in sampler.sample(step))
-    return {"train_s": sum(r["time_diff"] for r in epochs.values()), "train_steps": steps,
-            "clips_per_step": clips, "train_gflops": forward * clips * TRAIN_PASS_FACTOR}
-
-
-def run_result(run: Run, cfg, record: Dict) -> Dict:
-    """Everything the summary keeps of a run; the training cost is computed once and kept in its record."""
-    if "cost" not in record:
-        record["cost"] = training_cost(cfg)
-        write_json(os.path.join(cfg.OUTPUT_DIR, RUN_RECORD), record)
-    rows = load_rows(os.path.join(cfg.OUTPUT_DIR, CURVE_JSON))
-    keep = ("width", "crop", "frames", "gflops", "params", "top1", "top5", "num_videos")
-    return {"run": run.name, "kind": run.kind, "seed": run.seed,
-            "config": None if run.config is None else str(run.config), "output_dir": cfg.OUTPUT_DIR,
-            "wall_s": record["wall_s"], **record["cost"],
-            "curve": [{k: r[k] for k in keep} for r in rows]}
-
-
-# ------------------------------------------------------------------------------ aggregating
-def mean_std(values: Sequence[float]) -> Dict:
-    """Mean, sample standard deviation (0 for one value) and count."""
-    values = list(values)
-    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-            "n": len(values)}
-
-
-def top1_at(results: Sequence[Dict], config: str) -> List[float]:
-    """Each result's top-1 at ``config``."""
-    return [next(r["top1"] for r in res["curve"] if str(row_config(r)) == config) for res in results]
-
-
-def best_within(results: Sequence[Dict], gflops: float) -> List[float]:
-    """Each result's best top-1 among its configs of at most ``gflops`` (its frontier at that budget)."""
-    return [query(res["curve"], gflops=gflops * (1 + 1e-9))["top1"] for res in results]
-
-
-def by_kind(results: Sequence[Dict], kind: str, config: Optional[str] = None) -> List[Dict]:
-    """The results (one per seed) of the runs of ``kind`` (and static ``config``)."""
-    return [r for r in results if r["kind"] == kind and r["config"] == config]
-
-
-def grid_table(results: Sequence[Dict]) -> List[Dict]:
-    """Per grid config: GFLOPs, top-1 of MutualNet and of sandwich (mean/std over seeds)."""
-    mutual, sandwich = by_kind(results, "mutualnet"), by_kind(results, "sandwich")
-    return [{"config": str(row_config(row)), **row_config(row).to_dict(), "gflops": row["gflops"],
-             "params": row["params"],
-             "mutualnet": mean_std(top1_at(mutual, str(row_config(row)))),
-             "sandwich": mean_std(top1_at(sandwich, str(row_config(row))))}
-            for row in sorted(mutual[0]["curve"], key=lambda r: r["gflops"])]
-
-
-def budget_table(results: Sequence[Dict]) -> List[Dict]:
-    """At each grid GFLOPs level: the best top-1 within it of MutualNet and of sandwich (frontiers)."""
-    mutual, sandwich = by_kind(results, "mutualnet"), by_kind(results, "sandwich")
-    levels = sorted({r["gflops"] for r in mutual[0]["curve"]})
-    return [{"gflops": g, "mutualnet": mean_std(best_within(mutual, g)), "sandwich": mean_std(best_within(sandwich, g))}
-            for g in levels]
-
-
-def static_table(results: Sequence[Dict], configs: Sequence[SubnetConfig]) -> List[Dict]:
-    """Per static config: the static model vs MutualNet at that config and MutualNet's best within its GFLOPs."""
-    mutual = by_kind(results, "mutualnet")
-    table = []
-    for sub in map(str, configs):
-        static = by_kind(results, "static", sub)
-        row = static[0]["curve"][0]
-        mutual_row = next(r for r in mutual[0]["curve"] if str(row_config(r)) == sub)
-        table.append({"config": sub, **row_config(row).to_dict(), "gflops": row["gflops"], "params": row["params"],
-                      "mutualnet_gflops": mutual_row["gflops"], "mutualnet_params": mutual_row["params"],
-                      "static": mean_std(r["curve"][0]["top1"] for r in static),
-                      "mutualnet": mean_std(top1_at(mutual, sub)),
-                      "mutualnet_within": mean_std(best_within(mutual, row["gflops"]))})
-    return table
-
-
-def cost_table(results: Sequence[Dict], seeds: Sequence[int]) -> List[Dict]:
-    """Wall time, training time and training GFLOPs per run kind, and of all static runs together."""
-    keys = ("wall_s", "train_s", "train_gflops")
-
-    def row(name: str, groups: List[List[Dict]]) -> Dict:
-        return {"run": name, **{k: mean_std(sum(r[k] for r in group) for group in groups) for k in keys}}
-
-    names = list(dict.fromkeys(r["run"] for r in results))
-    table = [row(name, [[r for r in results if r["run"] == name and r["seed"] == s] for s in seeds]) for name in names]
-    static_runs = [n for n in names if n.startswith("static_")]
-    table.append(row(f"static, all {len(static_runs)} together",
-                     [[r for r in results if r["kind"] == "static" and r["seed"] == s] for s in seeds]))
-    return table
-
-
-def compare(pairs: Sequence[Tuple[str, Dict, Dict]]) -> Dict:
-    """For (label, MutualNet, other) mean/std triples: at how many MutualNet's mean top-1 is >= the
-    other's, where it is behind (label -> points), and how many gaps are within one pooled standard
-    deviation (not separable with these seeds; with one seed, only exact ties)."""
-    behind = {label: b["mean"] - a["mean"] for label, a, b in pairs if a["mean"] < b["mean"]}
-    ties = sum(abs(a["mean"] - b["mean"]) <= math.hypot(a["std"], b["std"]) for _, a, b in pairs)
-    return {"k": len(pairs) - len(behind), "n": len(pairs), "within_one_std": ties, "behind": behind}
-
-
-def verdicts(summary: Dict) -> Dict:
-    """The claims' counts and ratios, from the tables."""
-    cost = {row["run"]: row for row in summary["cost"]}
-    static_total = summary["cost"][-1]
-    best = max(max(row["mutualnet"]["mean"], row["sandwich"]["mean"]) for row in summary["grid"])
-    return {
-        "static_same_config": compare([(r["config"], r["mutualnet"], r["static"]) for r in summary["static"]]),
-        "static_within_budget": compare([(r["config"], r["mutualnet_within"], r["static"]) for r in summary["static"]]),
-        "sandwich_same_config": compare([(r["config"], r["mutualnet"], r["sandwich"]) for r in summary["grid"]]),
-        "sandwich_within_budget": compare([(f"{r['gflops']:.4g} GFLOPs", r["mutualnet"], r["sandwich"])
-                                           for r in summary["budgets"]]),
-        "gflops_ratio": cost["mutualnet"]["train_gflops"]["mean"] / static_total["train_gflops"]["mean"],
-        "train_time_ratio": cost["mutualnet"]["train_s"]["mean"] / static_total["train_s"]["mean"],
-        "wall_time_ratio": cost["mutualnet"]["wall_s"]["mean"] / static_total["wall_s"]["mean"],
-        "best_mean_top1": best,
-        "chance_top1": 100.0 / summary["num_classes"],
-    }
-
-
-# ------------------------------------------------------------------------------ reporting
-def _point(row: Dict, top1: float) -> Dict:
-    """A curve row (config, GFLOPs, top-1) for the plot."""
-    return {**{k: row[k] for k in ("width", "crop", "frames", "gflops")}, "top1": top1}
-
-
-def plot(summary: Dict, out: str, docs: str) -> str:
-    """Mean curves over seeds (OUT/mean/<run>/curve.json) drawn by tools/plot_curves.py, static
-    models as labelled markers; the PNG is copied to DOCS/reproduce_curve.png."""
-    def save(name: str, rows: List[Dict]) -> str:
-        os.makedirs(os.path.join(out, "mean", name), exist_ok=True)
-        path = os.path.join(out, "mean", name, CURVE_JSON)
-        save_rows(rows, path)
-        return path
-
-    specs = [f"{save(kind, [_point(r, r[kind]['mean']) for r in summary['grid']])}:{label}"
-             for kind, label in LABELS.items()]
-    for r in summary["static"]:
-        path = save(f"static_{r['config']}", [_point(r, r["static"]["mean"])])
-        specs += ["--marker", f"{path}:static {r['config']} (trained alone)"]
-    title = f"Synthetic motion, tiny X3D: top-1, mean of {len(summary['seeds'])} seed(s)"
-    subprocess.run([sys.executable, os.path.join(ROOT, "tools", "plot_curves.py"), *specs,
-                    "--out", os.path.join(out, PLOT_NAME), "--title", title], check=True, stdout=subprocess.DEVNULL)
-    png = os.path.join(docs, PLOT_NAME + ".png")
-    os.makedirs(docs, exist_ok=True)
-    shutil.copyfile(os.path.join(out, PLOT_NAME + ".png"), png)
-    return png
 
 
 def machine() -> str:
@@ -423,138 +127,155 @@ def machine() -> str:
     return f"{m['cpu']}, {m['cores']} CPU cores, {m['platform']}, Python {m['python']}, PyTorch {m['torch']}{load}"
 
 
-def _ms(stat: Dict, fmt: str = ".1f") -> str:
-    """``mean ± std`` (just the mean for one value)."""
-    return f"{stat['mean']:{fmt}} ± {stat['std']:{fmt}}" if stat["n"] > 1 else f"{stat['mean']:{fmt}}"
+# ------------------------------------------------------------------------------ calls
+class Plan:
+    """The calls of the whole protocol, numbered ``[i/N]`` in the order they run."""
+
+    def __init__(self, args: argparse.Namespace, reference, sweep: Sequence[Run], seeds_runs: int):
+        self.args, self.reference, self.sweep = args, reference, list(sweep)
+        self.total = len(self.sweep) + 2 * seeds_runs  # sweep: train; seed run: train+test (or test), val
+        self.done = 0
+
+    def call(self, stage: str, run: Run, output_dir: str, extra: Sequence[str] = (), prepare=None) -> Call:
+        opts = common_opts(self.args) + protocol.method_opts(self.reference, run) + list(extra)
+        label = f"{stage} {run.name} seed {run.seed} lr {run.lr:g}"
+        return Call(stage, label, output_dir, BASE_CFG, tuple(opts + stage_opts(stage, output_dir)), prepare)
+
+    def execute(self, call: Call) -> Dict:
+        self.done += 1
+        return execute(call, load_cfg, f"[{self.done}/{self.total}]")
 
 
-def _claim(name: str, parts: Sequence[Tuple[str, Dict]], multi_seed: bool) -> str:
-    """One bullet: for each (what, comparison) the count, where MutualNet is behind, the noise; the verdict."""
-    texts = []
-    for what, c in parts:
-        text = f"MutualNet >= {what} at {c['k']} of {c['n']}"
-        if c["behind"]:
-            text += " (behind at " + ", ".join(f"{k} by {v:.1f} points" for k, v in c["behind"].items()) + ")"
-        if multi_seed:
-            text += f"; {c['within_one_std']} of the {c['n']} gaps are within one pooled std"
-        texts.append(text)
-    held = all(not c["behind"] for _, c in parts)
-    return f"- **{name}**: " + "; ".join(texts) + (". **Held.**" if held else ". **Did not hold everywhere.**")
+def run_dir(run: Run, sweep: Sequence[Run], out: str) -> str:
+    """Where ``run`` trains: its sweep folder when the sweep trained it, else its seed folder."""
+    return run.sweep_dir(out) if protocol.reuses_sweep(run, sweep) else run.seed_dir(out)
 
 
-def findings(summary: Dict) -> List[str]:
-    """The 'what held / what did not' paragraph, computed from the verdicts."""
-    v, multi = summary["verdicts"], len(summary["seeds"]) > 1
-    lines = [
-        _claim("(1) MutualNet vs static models trained alone", [
-            ("static at the static model's config", v["static_same_config"]),
-            ("static with its best config within the static model's GFLOPs", v["static_within_budget"])], multi),
-        _claim("(2) MutualNet vs width-only sandwich", [
-            ("sandwich per grid config", v["sandwich_same_config"]),
-            ("sandwich on the frontiers (best top-1 within each grid GFLOPs level)", v["sandwich_within_budget"])],
-            multi),
-        f"- **(3) Training cost**: one MutualNet run took {v['gflops_ratio']:.2f}x the training GFLOPs, "
-        f"{v['train_time_ratio']:.2f}x the training time and {v['wall_time_ratio']:.2f}x the wall time of the "
-        f"{len(summary['static'])} static runs together, and it serves all {len(summary['grid'])} grid configs.",
-    ]
-    if v["best_mean_top1"] < v["chance_top1"] + 10:
-        lines.append(f"- **Caveat**: the best mean top-1 ({v['best_mean_top1']:.1f}%) is within 10 points of chance "
-                     f"({v['chance_top1']:.1f}%): the models barely learned, so the comparisons above are "
-                     "mostly noise.")
-    mismatched = [r["config"] for r in summary["static"] if not math.isclose(r["gflops"], r["mutualnet_gflops"])]
-    if mismatched:
-        lines.append(f"- **Warning**: the static model's GFLOPs differ from MutualNet's at {', '.join(mismatched)}.")
-    if not multi:
-        lines.append("- One seed only: no spread; a difference of one or two test videos is noise.")
-    return lines
+def run_sweep(plan: Plan) -> None:
+    """Train every sweep run (no test evaluation)."""
+    for run in plan.sweep:
+        plan.execute(plan.call("train", run, run.sweep_dir(plan.args.out)))
 
 
-def render(summary: Dict) -> str:
-    """The generated markdown section."""
-    s = summary
-    out = [SECTION_BEGIN, "## Reproduction at synthetic scale", "",
-           "Reproduce (from the repository root; it makes the synthetic data when missing and resumes an "
-           "interrupted run):", "", "```", s["command"], "```", "",
-           f"- Date: {s['date']}", f"- Machine: {s['machine']}",
-           f"- Data: `{s['data_dir']}` (synthetic motion, {s['num_classes']} classes; "
-           f"settings {json.dumps(s['data'])}); "
-           f"{s['num_test_videos']} test videos, so one video is {100 / s['num_test_videos']:.2f} points of top-1",
-           f"- Base config `{BASE_CFG}`, epochs per run: {s['epochs']}, seeds {s['seeds']}; every run in `{s['out']}`; "
-           "all numbers in `summary.json` there",
-           "- Top-1: mean ± sample std over seeds, single view, BN re-calibrated per config; "
-           "GFLOPs per clip (conv + linear)",
-           "", "### What held and what did not", "", *findings(s), "",
-           f"![accuracy vs GFLOPs]({PLOT_NAME}.png)", "",
-           "### (1) MutualNet vs static models trained alone at one config", "",
-           "| config | GFLOPs | params | static top-1 | MutualNet top-1, same config | MutualNet best within GFLOPs |",
-           "|---|---|---|---|---|---|"]
-    out += [f"| {r['config']} | {r['gflops']:.5f} | {r['params']} | {_ms(r['static'])} | {_ms(r['mutualnet'])} | "
-            f"{_ms(r['mutualnet_within'])} |" for r in s["static"]]
-    out += ["", "### (2) MutualNet vs width-only sandwich (US-Nets), per grid config", "",
-            "Sandwich trains every width at the full crop and frames only; its reduced-input configs are inputs "
-            "it never trained on (BN re-calibrated), as a width-only network would be deployed there.", "",
-            "| config | GFLOPs | MutualNet top-1 | sandwich top-1 |", "|---|---|---|---|"]
-    out += [f"| {r['config']} | {r['gflops']:.5f} | {_ms(r['mutualnet'])} | {_ms(r['sandwich'])} |" for r in s["grid"]]
-    out += ["", "Frontiers: best top-1 within each GFLOPs level", "",
-            "| GFLOPs <= | MutualNet | sandwich |", "|---|---|---|"]
-    out += [f"| {r['gflops']:.5f} | {_ms(r['mutualnet'])} | {_ms(r['sandwich'])} |" for r in s["budgets"]]
-    out += ["", "### (3) Training cost per run", "",
-            f"Training GFLOPs = sum over steps of every trained config's forward GFLOPs per clip x clips per step x "
-            f"{TRAIN_PASS_FACTOR} (forward + backward ~ 3 forwards); BN calibration, validation and the grid "
-            "evaluation are not counted. Training time = the epochs' times from json_stats.log; wall time = the "
-            "whole run_net process (training, validation, grid evaluation, start-up).", "",
-            "| run | training GFLOPs | training time (s) | wall time (s) |", "|---|---|---|---|"]
-    out += [f"| {r['run']} | {_ms(r['train_gflops'], '.4g')} | {_ms(r['train_s'], '.0f')} | {_ms(r['wall_s'], '.0f')} |"
-            for r in s["cost"]]
-    return "\n".join(out + ["", SECTION_END]) + "\n"
+def choose_lrs(plan: Plan, static_config: Optional[SubnetConfig]) -> Dict:
+    """The sweep's choice per method (``OUT/sweep.json``); once written it is fixed: a later
+    invocation must find the same choice, else it stops."""
+    lrs = plan.args.lrs
+    methods = {}
+    for method in protocol.swept(plan.args.methods):
+        runs = [r for r in plan.sweep if r.method == method]
+        scores = {r.lr: sweep_score(r.sweep_dir(plan.args.out)) for r in runs}
+        chosen = max(lrs, key=lambda lr: (scores[lr], -lr))
+        methods[method] = {"scores": {f"{lr:g}": scores[lr] for lr in lrs}, "chosen": chosen,
+                           "run_dirs": {f"{r.lr:g}": r.sweep_dir(plan.args.out) for r in runs}}
+    sweep = {"seed": protocol.SWEEP_SEED, "lrs": list(lrs), "criterion": SWEEP_CRITERION,
+             "static_config": static_config and str(static_config), "methods": methods,
+             "lr_of_method": {m: methods[protocol.LR_FROM[m]]["chosen"] for m in plan.args.methods}}
+    path = os.path.join(plan.args.out, SWEEP_JSON)
+    if os.path.isfile(path):
+        fixed = read_json(path)
+        if fixed["lr_of_method"] != sweep["lr_of_method"] or fixed["lrs"] != sweep["lrs"]:
+            raise SystemExit(f"{path} fixed the learning rates {fixed['lr_of_method']} over {fixed['lrs']}; the sweep "
+                             f"now gives {sweep['lr_of_method']} over {sweep['lrs']}: use another --out")
+        return fixed
+    write_json(path, sweep)
+    print(f"sweep: chose {sweep['lr_of_method']} (written to {path})", flush=True)
+    return sweep
 
 
-def write_results(path: str, section: str) -> None:
-    """Replace the generated section of ``path`` (append it, or create the file, if there is none)."""
-    text = open(path).read() if os.path.isfile(path) else "# Results\n\n"
-    if SECTION_BEGIN in text and SECTION_END in text:
-        head, rest = text.split(SECTION_BEGIN, 1)
-        text = head + section.rstrip("\n") + rest.split(SECTION_END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w") as f:
-        f.write(text)
+def share_bn_bank(train_cfg, val_cfg, checkpoint: str) -> None:
+    """Give the val grid the BN statistics the test grid calibrated for ``checkpoint`` (the same
+    model on both splits, and no second calibration)."""
+    target = BankStore(val_cfg, checkpoint)
+    bank = BankStore(train_cfg, checkpoint).load()
+    if not os.path.isfile(target.path) and len(bank):
+        target.save(bank)
+
+
+def run_seed(plan: Plan, run: Run) -> Dict:
+    """Train (or reuse the sweep's training), the test grid, the val grid; the run's result."""
+    directory = run_dir(run, plan.sweep, plan.args.out)
+    reused = protocol.reuses_sweep(run, plan.sweep)
+    test_call = plan.call("test" if reused else "train+test", run, directory)
+    records = [plan.execute(test_call)]
+    train_call = plan.call("train", run, directory) if reused else test_call
+    if reused:
+        records.append(train_call.record())
+    checkpoint = get_last_checkpoint(directory)
+    if checkpoint is None:
+        raise SystemExit(f"{directory}: no checkpoint after training")
+    val_dir = os.path.join(directory, "val")
+    val = plan.call("val", run, val_dir, ["TEST.CHECKPOINT_FILE_PATH", checkpoint], prepare=lambda: share_bn_bank(
+        load_cfg(list(test_call.opts)), load_cfg(list(val.opts)), checkpoint))
+    records.append(plan.execute(val))
+    return run_result(run, directory, val_dir, train_call, records, reused)
+
+
+def run_result(run: Run, directory: str, val_dir: str, train_call: Call, records: List[Dict], reused: bool) -> Dict:
+    """Everything the summary keeps of a run; the training cost is computed once and kept in the
+    record of the call that trained."""
+    record = train_call.record()
+    if "cost" not in record:
+        record["cost"] = training_cost(load_cfg(list(train_call.opts)))
+        write_json(train_call.record_path, record)
+    return {"run": run.name, "method": run.method, "seed": run.seed, "lr": run.lr,
+            "config": None if run.config is None else str(run.config), "output_dir": directory,
+            "reused_sweep_run": reused, "wall_s": sum(r["wall_s"] for r in records), **record["cost"],
+            "test": curve(directory), "val": curve(val_dir), "val_history": val_history(directory)}
+
+
+def calls_wall_s(out: str) -> float:
+    """The wall time of every run_net call under OUT, over all invocations (their records)."""
+    total = 0.0
+    for folder, _, files in os.walk(out):
+        total += sum(read_json(os.path.join(folder, f))["wall_s"] for f in files
+                     if f.startswith("driver-") and f.endswith(".json"))
+    return total
 
 
 # ------------------------------------------------------------------------------ main
 def main(argv: Optional[Sequence[str]] = None) -> Dict:
+    """Run (or resume) the whole protocol and write the summary and the report."""
+    start = time.time()
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
-    reference = base_config(common_opts(args))
+    reference = load_cfg(common_opts(args))
     if reference.MODEL.ARCH == "slowfast":
         raise SystemExit("the static baselines assume a single-pathway model (x3d or slow)")
     data = ensure_data(reference)
-    static_configs = choose_static_configs(args, reference)
-    runs = plan_runs(args.seeds, static_configs)
-    results = []
-    for i, run in enumerate(runs, 1):
-        opts = run_opts(args, reference, run)
-        cfg = base_config(opts)
-        record = execute(run, cfg, opts, f"[{i}/{len(runs)}]")
-        results.append(run_result(run, cfg, record))
+    flops = FlopsTable(reference)
+    static_configs, static_sweep = [], None
+    if "static" in args.methods:
+        static_configs = protocol.choose_static_configs(args.static_configs, reference, flops)
+        static_sweep = protocol.sweep_static_config(static_configs, flops)
+    sweep_plan = protocol.sweep_runs(args.lrs, static_sweep, args.methods)
+    num_seed_runs = len(args.seeds) * sum(len(static_configs) if m == "static" else 1 for m in args.methods)
+    plan = Plan(args, reference, sweep_plan, num_seed_runs)
+    print(f"{len(sweep_plan)} sweep runs, {num_seed_runs} seed runs ({plan.total} run_net calls)", flush=True)
+    run_sweep(plan)
+    sweep = choose_lrs(plan, static_sweep)
+    chosen = {m: entry["chosen"] for m, entry in sweep["methods"].items()}
+    results = [run_seed(plan, run) for run in protocol.seed_runs(args.seeds, chosen, static_configs, args.methods)]
     summary = {
         "command": "python experiments/reproduce_synthetic.py " + shlex.join(argv),
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "machine": machine(), "out": args.out, "seeds": list(args.seeds), "epochs": reference.SOLVER.MAX_EPOCH,
+        "machine": machine(), "out": args.out, "base_config": os.path.relpath(BASE_CFG, ROOT),
+        "methods": args.methods, "seeds": list(args.seeds), "lrs": list(args.lrs),
+        "epochs": reference.SOLVER.MAX_EPOCH,
+        "views": reference.TEST.NUM_ENSEMBLE_VIEWS * reference.TEST.NUM_SPATIAL_CROPS,
         "data_dir": reference.DATA.PATH_TO_DATA_DIR, "data": data, "num_classes": reference.MODEL.NUM_CLASSES,
-        "num_test_videos": results[0]["curve"][0]["num_videos"],
-        "runs": results, "grid": grid_table(results), "budgets": budget_table(results),
-        "static": static_table(results, static_configs), "cost": cost_table(results, args.seeds),
-        "train_pass_factor": TRAIN_PASS_FACTOR,
+        "num_test_videos": results[0]["test"][0]["num_videos"], "num_val_videos": results[0]["val"][0]["num_videos"],
+        "static_configs": [str(c) for c in static_configs], "sweep": sweep,
+        "bootstrap": {"resamples": stats.RESAMPLES, "level": stats.LEVEL, "seed": stats.BOOTSTRAP_SEED},
+        "train_pass_factor": TRAIN_PASS_FACTOR, "runs": results,
+        "analysis": analyse(results, [str(c) for c in static_configs]),
+        "calls_wall_s": calls_wall_s(args.out),
     }
-    summary["verdicts"] = verdicts(summary)
-    os.makedirs(args.out, exist_ok=True)
-    write_json(os.path.join(args.out, "summary.json"), summary)
-    png = plot(summary, args.out, args.docs)
-    write_results(os.path.join(args.docs, "RESULTS.md"), render(summary))
-    print(f"wrote {os.path.join(args.out, 'summary.json')}, {png}, {os.path.join(args.docs, 'RESULTS.md')}")
-    print("\n".join(findings(summary)))
+    summary["driver_wall_s"] = time.time() - start
+    write_json(os.path.join(args.out, SUMMARY_JSON), summary)
+    written = report.publish(summary, args.out, args.docs)
+    print(f"wrote {os.path.join(args.out, SUMMARY_JSON)}, " + ", ".join(written))
+    print("\n".join(report.findings(summary)))
     return summary
 
 

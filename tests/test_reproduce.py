@@ -1,5 +1,4 @@
-"""experiments/reproduce_synthetic.py: the reproduction driver, end to end on a tiny data set."""
-import importlib.util
+"""experiments/reproduce_synthetic.py: the protocol's plan, and the driver end to end on a tiny data set."""
 import json
 import math
 from pathlib import Path
@@ -8,78 +7,130 @@ import pytest
 from PIL import Image
 
 from data_prep.make_synthetic import make_synthetic
+from experiments import protocol, report, runner, stats
+from experiments import reproduce_synthetic as driver
+from mutualnet_video.config import SubnetConfig, load_config
 
-ROOT = Path(__file__).resolve().parents[1]
 STATIC = "w1.00-c32-t4"
-
-
-def _load_driver():
-    path = ROOT / "experiments" / "reproduce_synthetic.py"
-    spec = importlib.util.spec_from_file_location("reproduce_synthetic", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-driver = _load_driver()
+LRS = ["0.05", "0.1"]
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    return make_synthetic(tmp_path_factory.mktemp("synthetic"), num_classes=2, train_per_class=4, val_per_class=2, test_per_class=2,
-                          frames=8, size=32).root
+    """2 classes: 4 train videos (2 steps of 2 clips), 4 val and 6 test videos."""
+    return make_synthetic(tmp_path_factory.mktemp("synthetic"), num_classes=2, train_per_class=2, val_per_class=2,
+                          test_per_class=3, frames=8, size=32).root
 
 
 def tiny_argv(data, out, docs):
-    """One epoch, one seed, 4 steps of 2 clips, a 2-config grid and one static baseline."""
-    return ["--epochs", "1", "--seeds", "0", "--out", str(out), "--docs", str(docs), "--static-configs", STATIC,
+    """MutualNet and one static baseline, 2 learning rates, 2 seeds, 1 epoch, a 2-config grid, 1 view."""
+    return ["--epochs", "1", "--seeds", "0", "1", "--lrs", *LRS, "--methods", "mutualnet", "static",
+            "--out", str(out), "--docs", str(docs), "--static-configs", STATIC,
             "--opts", "DATA.PATH_TO_DATA_DIR", str(data), "DATA.PATH_PREFIX", str(data), "MODEL.NUM_CLASSES", "2",
-            "TRAIN.BATCH_SIZE", "2", "TEST.BATCH_SIZE", "2", "DATA_LOADER.NUM_WORKERS", "0",
-            "BN.NUM_BATCHES_PRECISE", "1", "LOG_PERIOD", "1", "MUTUALNET.EVAL_GRID.WIDTHS", "[0.5, 1.0]",
-            "MUTUALNET.EVAL_GRID.CROPS", "[32]", "MUTUALNET.EVAL_GRID.FRAMES", "[4]"]
+            "TRAIN.BATCH_SIZE", "2", "TEST.BATCH_SIZE", "4", "DATA_LOADER.NUM_WORKERS", "0",
+            "BN.NUM_BATCHES_PRECISE", "1", "LOG_PERIOD", "1", "TEST.NUM_ENSEMBLE_VIEWS", "1",
+            "MUTUALNET.EVAL_GRID.WIDTHS", "[0.5, 1.0]", "MUTUALNET.EVAL_GRID.CROPS", "[32]",
+            "MUTUALNET.EVAL_GRID.FRAMES", "[4]"]
 
 
 def test_static_opts_keep_the_clip_span_and_field_of_view():
-    cfg = driver.load_config([str(ROOT / driver.BASE_CFG)])  # 8 frames x rate 8 at crop 32, jitter [32, 40]
-    opts = driver.static_opts(cfg, driver.SubnetConfig.parse("w0.50-c24-t4"))
+    cfg = load_config([driver.BASE_CFG])  # 8 frames x rate 4 at crop 32, jitter [32, 40]
+    opts = protocol.static_opts(cfg, SubnetConfig.parse("w0.50-c24-t4"))
     values = dict(zip(opts[0::2], opts[1::2]))
-    assert values["DATA.SAMPLING_RATE"] == "16" and values["DATA.NUM_FRAMES"] == "4"
+    assert values["DATA.SAMPLING_RATE"] == "8" and values["DATA.NUM_FRAMES"] == "4"
     assert values["DATA.TRAIN_JITTER_SCALES"] == "[24, 30]" and values["DATA.TRAIN_CROP_SIZE"] == "24"
     assert values["MUTUALNET.WIDTH_RANGE"] == "[0.5, 0.5]"
+
+
+def test_default_protocol_plan():
+    cfg = load_config([driver.BASE_CFG])
+    cheap, full = SubnetConfig.parse("w0.50-c24-t4"), SubnetConfig.parse("w1.00-c32-t8")
+    flops = {cheap: 1.0, full: 3.0}.get
+    assert protocol.choose_static_configs(None, cfg, lambda sub: flops(sub, 2.0)) == [cheap, full]
+    sweep = protocol.sweep_runs([0.05, 0.1, 0.2], full)
+    assert len(sweep) == 9 and {r.seed for r in sweep} == {0} and {r.config for r in sweep if r.method == "static"} == {full}
+    chosen = {"mutualnet": 0.1, "sandwich": 0.2, "static": 0.05}
+    runs = protocol.seed_runs([0, 1, 2, 3, 4], chosen, [cheap, full])
+    assert len(runs) == 30  # per seed: mutualnet, its two ablations, sandwich, static x 2
+    assert {r.lr for r in runs if r.method.startswith("mutualnet")} == {0.1}  # the ablations take MutualNet's rate
+    assert [r.name for r in runs if protocol.reuses_sweep(r, sweep)] == ["mutualnet", "sandwich", f"static_{full}"]
+    wc = dict(zip(*[iter(protocol.method_opts(cfg, protocol.Run("mutualnet_wc", 1, 0.1)))] * 2))
+    wt = dict(zip(*[iter(protocol.method_opts(cfg, protocol.Run("mutualnet_wt", 1, 0.1)))] * 2))
+    assert wc["MUTUALNET.NUM_FRAMES_LIST"] == "[8]" and "MUTUALNET.CROP_SIZES" not in wc
+    assert wt["MUTUALNET.CROP_SIZES"] == "[32]" and wt["MUTUALNET.MODE"] == "mutualnet" and wt["SOLVER.BASE_LR"] == "0.1"
+    assert protocol.swept(["mutualnet_wt", "mutualnet", "sandwich"]) == ["mutualnet", "sandwich"]
+    with pytest.raises(SystemExit, match="needs mutualnet"):
+        protocol.check_methods(["sandwich", "static"])
+
+
+def _finite(run):
+    numbers = [run["wall_s"], run["train_s"], run["train_gflops"]]
+    numbers += [r[k] for split in ("test", "val") for r in run[split] for k in ("gflops", "top1")]
+    return all(math.isfinite(x) for x in numbers)
 
 
 def test_driver_end_to_end_and_resume(data, tmp_path, capsys):
     out, docs = tmp_path / "out", tmp_path / "docs"
     docs.mkdir()
     (docs / "RESULTS.md").write_text("# Results\n\nHand-written notes.\n")
-    summary = driver.main(tiny_argv(data, out, docs))
+    driver.main(tiny_argv(data, out, docs))
+    first = capsys.readouterr().out
+    assert first.count(" start ") == first.count(" done ") == 12 and "[12/12] done val" in first  # 4 sweep + 8 calls
+
+    sweep = json.loads((out / "sweep.json").read_text())
+    assert sweep["lrs"] == [0.05, 0.1] and sweep["static_config"] == STATIC and set(sweep["methods"]) == {"mutualnet", "static"}
+    for method, entry in sweep["methods"].items():
+        assert set(entry["scores"]) == set(LRS) and entry["chosen"] in (0.05, 0.1)
+        assert entry["scores"][f"{entry['chosen']:g}"] == max(entry["scores"].values())
+        for lr in LRS:  # the sweep trains and validates only: no test number before the choice
+            assert not (Path(entry["run_dirs"][lr]) / "curve.json").exists() or float(lr) == entry["chosen"]
 
     saved = json.loads((out / "summary.json").read_text())
-    assert {r["run"] for r in saved["runs"]} == {"mutualnet", "sandwich", f"static_{STATIC}"}
+    assert saved["calls_wall_s"] > 0 and saved["driver_wall_s"] > 0
+    assert sorted((r["run"], r["seed"]) for r in saved["runs"]) == [
+        ("mutualnet", 0), ("mutualnet", 1), (f"static_{STATIC}", 0), (f"static_{STATIC}", 1)]
     for run in saved["runs"]:
-        numbers = [run["wall_s"], run["train_s"], run["train_gflops"]] + [r[k] for r in run["curve"]
-                                                                           for k in ("gflops", "top1")]
-        assert all(math.isfinite(x) for x in numbers) and run["train_gflops"] > 0, run["run"]
-        assert run["train_steps"] == 4 and run["clips_per_step"] == 2
-    static = saved["static"][0]
-    assert static["config"] == STATIC
-    assert static["gflops"] == static["mutualnet_gflops"] and static["params"] == static["mutualnet_params"]
-    # MutualNet trains 4 configs per step, the static model 1 cheaper one: it must cost more.
-    costs = {r["run"]: r["train_gflops"]["mean"] for r in saved["cost"]}
-    assert costs["mutualnet"] > costs[f"static_{STATIC}"]
-    assert saved["verdicts"] == summary["verdicts"]
+        assert _finite(run) and run["train_gflops"] > 0, run["run"]
+        assert run["train_steps"] == 2 and run["clips_per_step"] == 2
+        assert run["lr"] == sweep["lr_of_method"][run["method"]]
+        assert run["reused_sweep_run"] == (run["seed"] == 0) and ("sweep" in run["output_dir"]) == (run["seed"] == 0)
+        assert {r["num_videos"] for r in run["test"]} == {6} and {r["num_videos"] for r in run["val"]} == {4}
+        assert [h["epoch"] for h in run["val_history"]] == [1]
+    static = saved["analysis"]["static"][0]
+    assert static["config"] == STATIC and static["gflops"] == static["mutualnet_gflops"]
+    for diff in (static["diff_same"], static["diff_within"]):
+        lo, hi = diff["ci"]
+        assert diff["n"] == 2 and lo <= diff["mean"] <= hi and diff["verdict"] == stats.verdict(diff["ci"])
+        assert min(diff["per_seed"]) <= lo and hi <= max(diff["per_seed"])
+    assert [c["id"] for c in saved["analysis"]["claims"]] == ["static_same_config", "static_within_budget"]
+    assert saved["analysis"]["cost_ratios"]["train_gflops"] > 1  # 4 configs a step vs the full one alone
 
     text = (docs / "RESULTS.md").read_text()
-    assert text.startswith("# Results\n\nHand-written notes.") and "python experiments/reproduce_synthetic.py" in text
-    with Image.open(docs / "reproduce_curve.png") as image:
-        image.verify()
-    first = capsys.readouterr().out
-    assert first.count(" start ") == 3 and first.count(" done ") == 3
+    assert text.startswith("# Results\n\nHand-written notes.") and saved["command"] in text
+    assert "### Learning-rate sweep" in text and "(1a) MutualNet vs a static model" in text
+    for name in (report.CURVE_PLOT, report.VAL_PLOT):
+        with Image.open(docs / f"{name}.png") as image:
+            image.verify()
 
-    curves = list(out.glob("seed0/*/curve.json"))
-    mtimes = {p: p.stat().st_mtime_ns for p in curves}
+    records = sorted(out.rglob("driver-*.json"))
+    assert len(records) == 12
+    before = {p: p.read_text() for p in records}
+    curves = {p: p.stat().st_mtime_ns for p in out.rglob("curve.json") if "mean" not in p.parts}  # not the plot's
+    assert len(curves) == 8  # 4 runs: test and val grids
     driver.main(tiny_argv(data, out, docs))
     again = capsys.readouterr().out
-    assert again.count(" skip ") == 3 and " start " not in again
-    assert {p: p.stat().st_mtime_ns for p in curves} == mtimes
-    assert (docs / "RESULTS.md").read_text().count(driver.SECTION_BEGIN) == 1
+    assert again.count(" skip ") == 12 and " start " not in again
+    assert {p: p.read_text() for p in records} == before  # no call ran again: its record is unchanged
+    assert {p: p.stat().st_mtime_ns for p in curves} == curves
+    assert (docs / "RESULTS.md").read_text().count(report.SECTION_BEGIN) == 1
+
+
+def test_a_folder_with_outputs_of_another_driver_is_refused(tmp_path):
+    folder = tmp_path / "seed0" / "mutualnet"
+    (folder / "checkpoints").mkdir(parents=True)  # e.g. the older driver's run: run_net would resume it
+    (folder / "driver.json").write_text("{}")
+    call = runner.Call("train+test", "train+test mutualnet", str(folder), driver.BASE_CFG,
+                       tuple(runner.stage_opts("train+test", str(folder))))
+    with pytest.raises(SystemExit, match="did not make"):
+        runner.execute(call, driver.load_cfg, "[1/1]")
+    assert not (folder / "driver-train+test.json").exists()

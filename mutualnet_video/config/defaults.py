@@ -68,6 +68,9 @@ _C.TEST.NUM_ENSEMBLE_VIEWS = 10
 _C.TEST.NUM_SPATIAL_CROPS = 3
 _C.TEST.CHECKPOINT_TYPE = "pytorch"
 _C.TEST.SAVE_RESULTS_PATH = ""
+# Which annotation list the test-time (multi-view) evaluation reads: "test", or "val" to evaluate the
+# grid on the validation videos with test-time views (choose configs on val, report them on test).
+_C.TEST.SPLIT = "test"
 
 # ------------------------------------------------------------------------- RESNET
 _C.RESNET = CfgNode()

@@ -97,6 +97,8 @@ def check_cfg(cfg: CfgNode) -> CfgNode:
         raise ConfigError(f"MUTUALNET.MODE must be mutualnet, sandwich or static, got {cfg.MUTUALNET.MODE!r}")
     if cfg.MODEL.ARCH not in ("x3d", "slowfast", "slow"):
         raise ConfigError(f"MODEL.ARCH must be x3d, slowfast or slow, got {cfg.MODEL.ARCH!r}")
+    if cfg.TEST.SPLIT not in ("val", "test"):
+        raise ConfigError(f"TEST.SPLIT must be val or test, got {cfg.TEST.SPLIT!r}")
     if cfg.SHARD_ID >= cfg.NUM_SHARDS:
         raise ConfigError(f"SHARD_ID ({cfg.SHARD_ID}) must be < NUM_SHARDS ({cfg.NUM_SHARDS})")
     if cfg.DATA.ENSEMBLE_METHOD not in ("sum", "max"):

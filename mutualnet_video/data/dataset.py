@@ -8,7 +8,8 @@ An item is ``(inputs, label, index, meta)``:
 - ``meta``: ``video_index``, ``temporal_index``, ``spatial_index`` (``-1`` for the random views of
   train / val) and ``skipped``, the number of unreadable videos replaced to serve this item.
 
-Train and val serve one random view per video (PySlowFast). Test serves every video
+Train and val serve one random view per video (PySlowFast). Test (the videos of ``TEST.SPLIT``:
+the test list, or the val list to evaluate test-time views on validation videos) serves every video
 ``NUM_ENSEMBLE_VIEWS x NUM_SPATIAL_CROPS`` times: item ``i`` is video ``i // views``, temporal view
 ``(i % views) // crops`` and crop ``(i % views) % crops``. Scores are averaged per
 ``meta["video_index"]`` (the video really served, even after a replacement).
@@ -101,9 +102,12 @@ class VideoClipDataset(torch.utils.data.Dataset):
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
         self.split = split
-        self.records: List[VideoRecord] = self.read_records(cfg, split)
+        # Test-time evaluation (multi-view) reads the videos of TEST.SPLIT: test, or val.
+        self.annotation_split = cfg.TEST.SPLIT if split == "test" else split
+        self.records: List[VideoRecord] = self.read_records(cfg, self.annotation_split)
         if not self.records:
-            raise DatasetFormatError(cfg.DATA.PATH_TO_DATA_DIR, 0, f"no videos listed for split {split!r}")
+            raise DatasetFormatError(cfg.DATA.PATH_TO_DATA_DIR, 0,
+                                     f"no videos listed for split {self.annotation_split!r}")
         test = split == "test"
         self.num_temporal_views = cfg.TEST.NUM_ENSEMBLE_VIEWS if test else 1
         self.num_spatial_crops = cfg.TEST.NUM_SPATIAL_CROPS if test else 1
@@ -132,7 +136,8 @@ class VideoClipDataset(torch.utils.data.Dataset):
         self.num_skipped = 0  # replacements served by this process
         self._bad_videos = set()
         self._batches = BatchBuffers()
-        logger.info("%s %s: %d videos, %d items", type(self).__name__, split, self.num_videos, len(self))
+        logger.info("%s %s (%s videos): %d videos, %d items", type(self).__name__, split, self.annotation_split,
+                    self.num_videos, len(self))
 
     @classmethod
     def read_records(cls, cfg, split: str) -> List[VideoRecord]:

@@ -1,0 +1,112 @@
+"""What a finished run left behind, read back: its json stats records (the one reader of
+``json_stats.log``), its validation history, its curves and its training cost.
+
+Training GFLOPs of a run = sum over its steps of the GFLOPs (per clip, fvcore conv + linear forward,
+see ``mutualnet_video.budget.flops``) of every config trained in the step, replayed with
+``ConfigSampler`` (the trainer logs only every LOG_PERIOD-th step), x clips per step x 3 (a
+training pass ~ forward + backward ~ 3 forwards). BN re-calibration, validation and the grid
+evaluation are not counted; input downscaling is not counted.
+"""
+import json
+import os
+from typing import Dict, List
+
+from mutualnet_video.budget import load_rows, model_stats
+from mutualnet_video.config import SubnetConfig
+from mutualnet_video.data import build_loader
+from mutualnet_video.engine.grid import CURVE_JSON, eval_grid
+from mutualnet_video.engine.sampler import ConfigSampler
+from mutualnet_video.models import build_model
+from mutualnet_video.slim import slim_layers
+
+STATS_FILE = "json_stats.log"
+STATS_PREFIX = "json_stats: "
+TRAIN_PASS_FACTOR = 3  # one training pass on a clip ~ forward + backward ~ 3 forwards
+CURVE_KEYS = ("width", "crop", "frames", "gflops", "params", "top1", "top5", "num_videos")
+
+
+def read_stats(output_dir: str, kind: str) -> List[Dict]:
+    """The ``_type == kind`` records of OUTPUT_DIR/json_stats.log, in order ([] without the file)."""
+    path = os.path.join(output_dir, STATS_FILE)
+    if not os.path.isfile(path):
+        return []
+    with open(path) as f:
+        records = [json.loads(line[len(STATS_PREFIX):]) for line in f if line.startswith(STATS_PREFIX)]
+    return [r for r in records if r["_type"] == kind]
+
+
+def _epoch_number(record: Dict) -> int:
+    """``"k/N"`` -> k."""
+    return int(record["epoch"].split("/")[0])
+
+
+def last_per_epoch(records: List[Dict]) -> List[Dict]:
+    """One record per epoch (a resumed run logs an epoch again: the last one counts), by epoch."""
+    return sorted({_epoch_number(r): r for r in records}.values(), key=_epoch_number)
+
+
+def finished_training(cfg) -> bool:
+    """The run logged its last epoch (SOLVER.MAX_EPOCH)."""
+    return any(_epoch_number(r) == cfg.SOLVER.MAX_EPOCH for r in read_stats(cfg.OUTPUT_DIR, "train_epoch"))
+
+
+def curve(output_dir: str) -> List[Dict]:
+    """The rows of OUTPUT_DIR/curve.json ([] without the file), with the keys the summary keeps."""
+    path = os.path.join(output_dir, CURVE_JSON)
+    return [{k: r[k] for k in CURVE_KEYS} for r in load_rows(path)] if os.path.isfile(path) else []
+
+
+def curve_complete(cfg) -> bool:
+    """OUTPUT_DIR/curve.json has a row for every config of the run's grid."""
+    done = {str(SubnetConfig(r["width"], r["crop"], r["frames"])) for r in curve(cfg.OUTPUT_DIR)}
+    return {str(c) for c in eval_grid(cfg)} <= done
+
+
+def val_history(output_dir: str) -> List[Dict]:
+    """Per validated epoch: the epoch, and the single-view val top-1 per config the trainer validated
+    (the full one first, then the smallest)."""
+    return [{"epoch": _epoch_number(r), "configs": r["configs"], "top1": r["top1_acc"]}
+            for r in last_per_epoch(read_stats(output_dir, "val_epoch"))]
+
+
+def sweep_score(output_dir: str) -> float:
+    """The sweep criterion: mean single-view val top-1 over the validated configs at the last val_epoch."""
+    history = val_history(output_dir)
+    if not history:
+        raise SystemExit(f"{output_dir}: no val_epoch record in {STATS_FILE} (TRAIN.EVAL_PERIOD)")
+    top1 = history[-1]["top1"]
+    return sum(top1) / len(top1)
+
+
+class FlopsTable:
+    """GFLOPs per clip of ``cfg``'s model at a config, counted once per distinct (active channels of
+    every slim layer, crop, frames): widths the width rule rounds to the same channels cost the same."""
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.model = build_model(cfg)
+        self.layers = list(slim_layers(self.model))
+        self.cache: Dict[tuple, float] = {}
+
+    def __call__(self, sub: SubnetConfig) -> float:
+        key = (tuple(layer.active_shape(sub.width) for layer in self.layers), sub.crop, sub.frames)
+        if key not in self.cache:
+            self.cache[key] = model_stats(self.model, self.cfg, sub.width, sub.frames, sub.crop)["gflops"]
+        return self.cache[key]
+
+
+def training_cost(cfg) -> Dict:
+    """Training time (sum of the epochs' times) and training GFLOPs of a finished run (module doc)."""
+    epochs = last_per_epoch(read_stats(cfg.OUTPUT_DIR, "train_epoch"))
+    steps = max(r["step"] for r in epochs)
+    sampler = ConfigSampler(cfg)
+    for r in read_stats(cfg.OUTPUT_DIR, "train_iter"):  # the replay must be what the trainer trained
+        if r["configs"] != [str(c) for c in sampler.sample(r["step"] - 1)]:
+            raise SystemExit(f"{cfg.OUTPUT_DIR}: step {r['step']} trained {r['configs']}, the sampler replays "
+                             f"{sampler.sample(r['step'] - 1)}")
+    loader = build_loader(cfg, "train")
+    clips = loader.batch_size if loader.drop_last else len(loader.dataset)
+    flops = FlopsTable(cfg)
+    forward = sum(flops(sub) for step in range(steps) for sub in sampler.sample(step))
+    return {"train_s": sum(r["time_diff"] for r in epochs), "train_steps": steps,
+            "clips_per_step": clips, "train_gflops": forward * clips * TRAIN_PASS_FACTOR}

@@ -1,0 +1,55 @@
+"""experiments/report.py: the RESULTS.md section and the plots, from a summary of known results."""
+from PIL import Image
+
+from experiments import analysis, report
+
+from .test_experiment_stats import fake_results
+
+SWEEP = {"seed": 0, "lrs": [0.05, 0.1], "criterion": "mean val top-1", "static_config": "w0.50-c32-t8",
+         "methods": {m: {"scores": {"0.05": 40.0, "0.1": 55.5}, "chosen": 0.1} for m in ("mutualnet", "sandwich", "static")},
+         "lr_of_method": {"mutualnet": 0.1, "mutualnet_wc": 0.1, "mutualnet_wt": 0.1, "sandwich": 0.1, "static": 0.1}}
+
+
+def summary(results, methods):
+    return {"command": "python experiments/reproduce_synthetic.py --seeds 0 1 2", "date": "2026-11-30T12:00:00+00:00",
+            "machine": "test CPU", "out": "out", "base_config": "configs/demo/X3D_DEMO.yaml", "methods": methods,
+            "seeds": [0, 1, 2], "lrs": [0.05, 0.1], "epochs": 2, "views": 3, "data_dir": "data", "data": {"version": 3},
+            "num_classes": 12, "num_test_videos": 4, "num_val_videos": 4, "sweep": SWEEP, "runs": results,
+            "bootstrap": {"resamples": 10000, "level": 0.95, "seed": 0}, "calls_wall_s": 600.0, "driver_wall_s": 60.0,
+            "analysis": analysis.analyse(results, ["w0.50-c32-t8"] if "static" in methods else [])}
+
+
+def test_section_has_protocol_verdicts_and_tables():
+    text = report.render(summary(fake_results(), ["mutualnet", "mutualnet_wc", "mutualnet_wt", "sandwich", "static"]))
+    assert text.startswith(report.SECTION_BEGIN) and text.rstrip().endswith(report.SECTION_END)
+    assert "python experiments/reproduce_synthetic.py --seeds 0 1 2" in text
+    assert "| MutualNet (width x crop x frames) | 40.0 | **55.5** | 0.1 |" in text  # the sweep, chosen in bold
+    assert "static model trained alone, at the static model's config**: held at 0, failed at 1, undecided at 0 of 1" in text
+    assert "  - w0.50-c32-t8: -1.0 [-1.0, -1.0] failed" in text
+    assert "MutualNet - w x t" in text and "+5.0 [+5.0, +5.0] held" in text
+    assert "(3) Training cost**: one MutualNet run took 4.00x the training GFLOPs" in text
+    assert "The ablations use MutualNet's rate" in text
+
+
+def test_section_of_a_subset_leaves_out_the_missing_methods():
+    results = [r for r in fake_results() if r["method"] in ("mutualnet", "sandwich")]
+    text = report.render(summary(results, ["mutualnet", "sandwich"]))
+    assert "static" not in text.split("### Verdicts")[1].split("### (3)")[0]
+    assert "MutualNet - sandwich" in text and "w x c" not in text and "Training cost**" not in text
+
+
+def test_results_file_keeps_the_hand_written_part(tmp_path):
+    path = tmp_path / "RESULTS.md"
+    path.write_text("# Results\n\nHand-written notes.\n")
+    report.write_results(str(path), report.SECTION_BEGIN + "\nfirst\n" + report.SECTION_END + "\n")
+    report.write_results(str(path), report.SECTION_BEGIN + "\nsecond\n" + report.SECTION_END + "\n")
+    text = path.read_text()
+    assert text.startswith("# Results\n\nHand-written notes.") and text.count(report.SECTION_BEGIN) == 1
+    assert "second" in text and "first" not in text
+
+
+def test_val_epoch_plot_is_a_png(tmp_path):
+    png = report.plot_val_epochs(summary(fake_results(), ["mutualnet"]), str(tmp_path / "out"), str(tmp_path / "docs"))
+    assert png == str(tmp_path / "docs" / f"{report.VAL_PLOT}.png")
+    with Image.open(png) as image:
+        image.verify()
