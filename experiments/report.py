@@ -45,7 +45,7 @@ def plot_accuracy(summary: Dict, out: str, docs: str) -> str:
     for r in static:
         path = save(f"static_{r['config']}", [_point(r["config"], r["gflops"], r["static"]["mean"])])
         specs += ["--marker", f"{path}:static {r['config']} (trained alone)"]
-    title = f"Synthetic motion, tiny X3D: test top-1, mean of {len(summary['seeds'])} seeds"
+    title = f"Synthetic object x direction, tiny X3D: test top-1, mean of {len(summary['seeds'])} seeds"
     subprocess.run([sys.executable, os.path.join(ROOT, "tools", "plot_curves.py"), *specs,
                     "--out", os.path.join(out, CURVE_PLOT), "--title", title], check=True, stdout=subprocess.DEVNULL)
     return _publish(os.path.join(out, CURVE_PLOT + ".png"), docs)
@@ -164,7 +164,7 @@ def render(summary: Dict) -> str:
            f"- Date: {s['date']}; total wall time of all run_net calls {s['calls_wall_s'] / 60:.1f} min "
            f"(this invocation {s['driver_wall_s'] / 60:.1f} min)",
            f"- Machine: {s['machine']}",
-           f"- Data: `{s['data_dir']}` (synthetic motion, {s['num_classes']} classes; settings {json.dumps(s['data'])}); "
+           f"- Data: `{s['data_dir']}` (synthetic object x direction, {s['num_classes']} classes; settings {json.dumps(s['data'])}); "
            f"{s['num_val_videos']} val and {s['num_test_videos']} test videos (one test video = "
            f"{100 / s['num_test_videos']:.2f} points of top-1)",
            f"- Base config `{s['base_config']}`, {s['epochs']} epochs per run, seeds {s['seeds']}, methods "

@@ -5,7 +5,7 @@
         [--methods mutualnet mutualnet_wc mutualnet_wt sandwich static] [--out output/reproduce] [--docs docs] \\
         [--static-configs w0.50-c24-t4,w1.00-c32-t8] [--opts KEY VALUE ...]
 
-From ``configs/demo/X3D_DEMO.yaml`` (a tiny X3D on the synthetic motion data, made here with
+From ``configs/demo/X3D_DEMO.yaml`` (a tiny X3D on the synthetic object x direction data, made here with
 ``data_prep.make_synthetic`` when its folder is missing), with ``tools/run_net.py`` as a subprocess:
 
 1. **Sweep** (``OUT/sweep/<run>-lr<LR>``, seed 0, training only, so no test number exists yet): every
