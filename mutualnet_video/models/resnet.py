@@ -6,7 +6,7 @@ from fvcore.common.config import CfgNode
 from pytorchvideo.models.resnet import create_resnet
 
 from .registry import register_model
-from .retrofit import fix_input, fix_output, init_final_bn, retrofit
+from .retrofit import fix_input, fix_output, retrofit
 
 
 def slow_kwargs(cfg: CfgNode) -> Dict[str, Any]:
@@ -27,9 +27,10 @@ def slow_kwargs(cfg: CfgNode) -> Dict[str, Any]:
 def build_slow(cfg: CfgNode) -> nn.Module:
     """Slimmable Slow R50. Input ``(N, 3, T, H, W)``; output logits ``(N, NUM_CLASSES)``."""
     model = retrofit(
-        init_final_bn(create_resnet(**slow_kwargs(cfg)), cfg.RESNET.ZERO_INIT_FINAL_BN),
+        create_resnet(**slow_kwargs(cfg)),
         divisor=cfg.MUTUALNET.WIDTH_DIVISOR,
         width_range=cfg.MUTUALNET.WIDTH_RANGE,
+        zero_init_final_bn=cfg.RESNET.ZERO_INIT_FINAL_BN,
     )
     fix_input(model.blocks[0].conv)
     fix_output(model.blocks[-1].proj)

@@ -4,7 +4,8 @@
 - pytorchvideo's custom-autograd ``Swish`` -> ``nn.SiLU`` (numerically the same, exportable);
 - fixed-kernel ``AvgPool3d`` (only heads use it) -> ``AdaptiveAvgPool3d(1)``, so the model runs at
   any frame count and crop;
-- the head's activation is removed: the model returns logits (softmax only where scores are wanted).
+- the head's activation is removed: the model returns logits (softmax only where scores are wanted);
+- residual branches' last BatchNorm starts at scale 0 or 1 as ``RESNET.ZERO_INIT_FINAL_BN`` says.
 
 Architecture modules then say which channel runs never shrink (RGB input, class output, unslimmed
 pathways) and where inputs are concatenations (see ``slim.rule``).
@@ -30,23 +31,19 @@ def _replace_children(module: nn.Module, divisor: int, width_range: Sequence[flo
             _replace_children(child, divisor, width_range)
 
 
-def init_final_bn(model: nn.Module, zero: bool) -> nn.Module:
-    """Initialise the last BatchNorm of every residual branch (``RESNET.ZERO_INIT_FINAL_BN``).
+def retrofit(model: nn.Module, *, divisor: int = 8, width_range: Sequence[float] = (0.25, 1.0),
+             zero_init_final_bn: bool = True) -> nn.Module:
+    """Convert ``model`` in place into a slimmable model returning logits; returns it.
 
-    pytorchvideo marks those layers ``block_final_bn`` and always zeroes their scale, so every
-    residual branch starts switched off and receives no gradient until its scale has grown. That suits
-    long large-batch schedules; a short or small-batch one (SGD especially) then trains barely more than
-    the shortcut path. PySlowFast zeroes them only when the config says so (its default is False).
-    Call before ``retrofit`` (the marks live on pytorchvideo's layers). Returns ``model``.
+    ``zero_init_final_bn`` (``RESNET.ZERO_INIT_FINAL_BN``): whether the last BatchNorm of every residual
+    branch (the layers pytorchvideo marks ``block_final_bn``) starts with scale 0 or 1. pytorchvideo
+    always zeroes them, so every branch starts switched off and gets no gradient until its scale has
+    grown: that suits long large-batch schedules, while a short or small-batch one (SGD especially)
+    then trains little more than the shortcut path. PySlowFast zeroes them only when asked.
     """
     for m in model.modules():
         if getattr(m, "block_final_bn", False) and m.weight is not None:
-            nn.init.constant_(m.weight, 0.0 if zero else 1.0)
-    return model
-
-
-def retrofit(model: nn.Module, *, divisor: int = 8, width_range: Sequence[float] = (0.25, 1.0)) -> nn.Module:
-    """Convert ``model`` in place into a slimmable model returning logits; returns it."""
+            nn.init.constant_(m.weight, 0.0 if zero_init_final_bn else 1.0)
     _replace_children(model, divisor, width_range)
     for m in model.modules():
         if isinstance(m, ResNetBasicHead):

@@ -17,7 +17,7 @@ from pytorchvideo.models.slowfast import FuseFastToSlow, PoolConcatPathway, crea
 
 from ..slim import Segment
 from .registry import register_model
-from .retrofit import fix_input, fix_output, freeze_width, init_final_bn, retrofit
+from .retrofit import fix_input, fix_output, freeze_width, retrofit
 
 
 class AdaptiveFuseFastToSlow(FuseFastToSlow):
@@ -64,9 +64,10 @@ def build_slowfast(cfg: CfgNode) -> nn.Module:
     """Slimmable SlowFast. Input ``[slow (N, 3, T/alpha, H, W), fast (N, 3, T, H, W)]`` (the list
     is not modified); output logits ``(N, NUM_CLASSES)``."""
     model = retrofit(
-        init_final_bn(create_slowfast(**slowfast_kwargs(cfg)), cfg.RESNET.ZERO_INIT_FINAL_BN),
+        create_slowfast(**slowfast_kwargs(cfg)),
         divisor=cfg.MUTUALNET.WIDTH_DIVISOR,
         width_range=cfg.MUTUALNET.WIDTH_RANGE,
+        zero_init_final_bn=cfg.RESNET.ZERO_INIT_FINAL_BN,
     )
     slim = [p in cfg.MUTUALNET.SLIM_PATHWAYS for p in (0, 1)]
     stages = [b for b in model.blocks if isinstance(b, MultiPathWayWithFuse)]

@@ -6,7 +6,7 @@ from fvcore.common.config import CfgNode
 from pytorchvideo.models.x3d import create_x3d
 
 from .registry import register_model
-from .retrofit import fix_input, fix_output, init_final_bn, retrofit
+from .retrofit import fix_input, fix_output, retrofit
 
 
 MIN_BUILD_CROP = 32  # create_x3d asserts crop >= its total spatial stride
@@ -43,9 +43,10 @@ def build_x3d(cfg: CfgNode) -> nn.Module:
     Every channel run shrinks with the width except the RGB input and the class output.
     """
     model = retrofit(
-        init_final_bn(create_x3d(**x3d_kwargs(cfg)), cfg.RESNET.ZERO_INIT_FINAL_BN),
+        create_x3d(**x3d_kwargs(cfg)),
         divisor=cfg.MUTUALNET.WIDTH_DIVISOR,
         width_range=cfg.MUTUALNET.WIDTH_RANGE,
+        zero_init_final_bn=cfg.RESNET.ZERO_INIT_FINAL_BN,
     )
     fix_input(model.blocks[0].conv.conv_t)
     fix_output(model.blocks[-1].proj)
