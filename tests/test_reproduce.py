@@ -34,17 +34,17 @@ def tiny_argv(data, out, docs):
 
 
 def test_static_opts_keep_the_clip_span_and_field_of_view():
-    cfg = load_config([driver.BASE_CFG])  # 8 frames x rate 4 at crop 32, jitter [32, 40]
-    opts = protocol.static_opts(cfg, SubnetConfig.parse("w0.50-c24-t4"))
+    cfg = load_config([driver.BASE_CFG])  # 8 frames x rate 8 at crop 48, jitter [48, 56]
+    opts = protocol.static_opts(cfg, SubnetConfig.parse("w0.50-c32-t4"))
     values = dict(zip(opts[0::2], opts[1::2]))
-    assert values["DATA.SAMPLING_RATE"] == "8" and values["DATA.NUM_FRAMES"] == "4"
-    assert values["DATA.TRAIN_JITTER_SCALES"] == "[24, 30]" and values["DATA.TRAIN_CROP_SIZE"] == "24"
+    assert values["DATA.SAMPLING_RATE"] == "16" and values["DATA.NUM_FRAMES"] == "4"
+    assert values["DATA.TRAIN_JITTER_SCALES"] == "[32, 37]" and values["DATA.TRAIN_CROP_SIZE"] == "32"
     assert values["MUTUALNET.WIDTH_RANGE"] == "[0.5, 0.5]"
 
 
 def test_default_protocol_plan():
     cfg = load_config([driver.BASE_CFG])
-    cheap, full = SubnetConfig.parse("w0.50-c24-t4"), SubnetConfig.parse("w1.00-c32-t8")
+    cheap, full = SubnetConfig.parse("w0.50-c32-t4"), SubnetConfig.parse("w1.00-c48-t8")
     flops = {cheap: 1.0, full: 3.0}.get
     assert protocol.choose_static_configs(None, cfg, lambda sub: flops(sub, 2.0)) == [cheap, full]
     sweep = protocol.sweep_runs([0.05, 0.1, 0.2], full)
@@ -57,7 +57,7 @@ def test_default_protocol_plan():
     wc = dict(zip(*[iter(protocol.method_opts(cfg, protocol.Run("mutualnet_wc", 1, 0.1)))] * 2))
     wt = dict(zip(*[iter(protocol.method_opts(cfg, protocol.Run("mutualnet_wt", 1, 0.1)))] * 2))
     assert wc["MUTUALNET.NUM_FRAMES_LIST"] == "[8]" and "MUTUALNET.CROP_SIZES" not in wc
-    assert wt["MUTUALNET.CROP_SIZES"] == "[32]" and wt["MUTUALNET.MODE"] == "mutualnet" and wt["SOLVER.BASE_LR"] == "0.1"
+    assert wt["MUTUALNET.CROP_SIZES"] == "[48]" and wt["MUTUALNET.MODE"] == "mutualnet" and wt["SOLVER.BASE_LR"] == "0.1"
     assert protocol.swept(["mutualnet_wt", "mutualnet", "sandwich"]) == ["mutualnet", "sandwich"]
     with pytest.raises(SystemExit, match="needs mutualnet"):
         protocol.check_methods(["sandwich", "static"])

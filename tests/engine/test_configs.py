@@ -24,7 +24,7 @@ EXPECTED = {  # (arch, frames x rate, train crop, classes) as PySlowFast publish
     "SSv2/SLOW_8x8_R50.yaml": ("slow", 8, 2, 224, 174),
     "UCF101/X3D_M.yaml": ("x3d", 16, 5, 224, 101),
     "HMDB51/X3D_M.yaml": ("x3d", 16, 5, 224, 51),
-    "demo/X3D_DEMO.yaml": ("x3d", 8, 4, 32, 12),
+    "demo/X3D_DEMO.yaml": ("x3d", 8, 8, 48, 12),
 }
 
 
