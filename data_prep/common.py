@@ -11,28 +11,26 @@
   non-zero exit code (:func:`run_cli`).
 """
 import argparse
-import contextlib
 import csv
 import functools
 import io
 import json
 import multiprocessing
 import os
-import shutil
 import sys
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import av
 import numpy as np
 from tqdm import tqdm
 
 from mutualnet_video.data.synthetic import write_video
+from mutualnet_video.utils.atomic import atomic_output, part_path, write_json, write_text  # noqa: F401 (re-exported)
 
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".mkv", ".avi", ".mov")
-PART_SUFFIX = ".part"
 
 
 class DataPrepError(Exception):
@@ -97,47 +95,9 @@ def list_videos(
     return sorted(found, key=lambda p: p.as_posix())
 
 
-def part_path(path: Union[str, Path]) -> Path:
-    """The temporary name used while ``path`` is being written: ``<dir>/.<name>.part``."""
-    path = Path(path)
-    return path.with_name(f".{path.name}{PART_SUFFIX}")
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    elif path.exists() or path.is_symlink():
-        path.unlink()
-
-
-@contextlib.contextmanager
-def atomic_output(path: Union[str, Path]) -> Iterator[Path]:
-    """Yield a temporary path to write ``path`` (a file or a folder) to; rename it when done.
-
-    A leftover temporary from a killed run is removed first; on an exception the temporary is
-    removed and the exception propagates, so ``path`` only ever exists complete.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = part_path(path)
-    _remove(tmp)
-    try:
-        yield tmp
-    except BaseException:
-        _remove(tmp)
-        raise
-    os.replace(tmp, path)
-
-
-def write_text_atomic(path: Union[str, Path], text: str) -> None:
-    """Write ``text`` to ``path`` atomically (UTF-8)."""
-    with atomic_output(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-
-
 def write_lines(path: Union[str, Path], lines: Iterable[str]) -> None:
     """Write one line per item (``\\n``-terminated) atomically."""
-    write_text_atomic(path, "".join(line + "\n" for line in lines))
+    write_text(path, "".join(line + "\n" for line in lines))
 
 
 def write_csv(path: Union[str, Path], header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
@@ -146,12 +106,7 @@ def write_csv(path: Union[str, Path], header: Sequence[str], rows: Iterable[Sequ
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(header)
     writer.writerows(rows)
-    write_text_atomic(path, text.getvalue())
-
-
-def write_json(path: Union[str, Path], obj: Any) -> None:
-    """Write ``obj`` as indented JSON atomically (keys in insertion order)."""
-    write_text_atomic(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+    write_text(path, text.getvalue())
 
 
 def read_json(path: Union[str, Path]) -> Any:

@@ -1,4 +1,7 @@
 """BN calibration per config, the bank, the Pareto frontier, the budget query and the plot."""
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -151,3 +154,10 @@ def test_rows_round_trip_and_plot_is_a_valid_image(tmp_path):
     image = mpimg.imread(png)
     assert image.shape[0] > 300 and image.shape[1] > 500 and image.std() > 0.01  # not blank
     assert open(pdf, "rb").read(5) == b"%PDF-"
+
+
+def test_importing_the_engine_does_not_load_matplotlib():
+    """Plotting imports matplotlib when it draws, and never switches the caller's backend."""
+    code = "import sys, mutualnet_video.engine, mutualnet_video.budget; print('matplotlib' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -1,6 +1,7 @@
 """Checkpoint save/load: our format, pytorchvideo and PySlowFast model-zoo names, safety."""
 import copy
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from pytorchvideo.models.x3d import create_x3d
 from mutualnet_video.config import get_cfg
 from mutualnet_video.models import build_model
 from mutualnet_video.models.x3d import x3d_kwargs
-from mutualnet_video.utils import checkpoint as ckpt
+from mutualnet_video.utils import atomic, checkpoint as ckpt
 from mutualnet_video.utils.checkpoint import (
     CheckpointError, checkpoint_path, get_last_checkpoint, has_checkpoint, load_checkpoint, save_checkpoint,
 )
@@ -160,7 +161,7 @@ def _complete_then_crash(tmp_path, monkeypatch, crash):
 
 def _crash_inside_torch_save(monkeypatch):
     def half_written(obj, f):
-        f.write(b"PK\x03\x04 partial checkpoint bytes")
+        Path(f).write_bytes(b"PK\x03\x04 partial checkpoint bytes")
         raise RuntimeError("crash while writing")
     monkeypatch.setattr(ckpt.torch, "save", half_written)
 
@@ -168,7 +169,7 @@ def _crash_inside_torch_save(monkeypatch):
 def _crash_before_rename(monkeypatch):
     def no_rename(src, dst):
         raise RuntimeError("crash before rename")
-    monkeypatch.setattr(ckpt.os, "replace", no_rename)
+    monkeypatch.setattr(atomic.os, "replace", no_rename)
 
 
 @pytest.mark.parametrize("crash", [_crash_inside_torch_save, _crash_before_rename])

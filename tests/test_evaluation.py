@@ -69,6 +69,20 @@ def test_multiview_gathers_views_from_two_gloo_processes(tmp_path):
         torch.testing.assert_close(got["video_scores"], single["video_scores"])
 
 
+def test_multiview_amp_autocasts_on_the_batch_device():
+    """Mixed precision follows the device the views run on (it was hard-coded to CUDA)."""
+    seen = []
+
+    def forward(model, x):
+        seen.append(torch.is_autocast_enabled(x.device.type))
+        return x
+
+    for amp in (True, False):
+        multiview_test(torch.nn.Identity(), _loader(list(enumerate(LABELS))), 3, torch.device("cpu"), amp=amp,
+                       forward=forward)
+    assert seen == [True] * len(LABELS) + [False] * len(LABELS)
+
+
 def test_default_grid_spans_the_training_ranges():
     cfg = x3d_cfg("XS", frames=8, crop=64)
     cfg.MUTUALNET.WIDTH_RANGE, cfg.MUTUALNET.CROP_SIZES, cfg.MUTUALNET.NUM_FRAMES_LIST = [0.5, 1.0], [64, 48], [8, 4]

@@ -86,7 +86,7 @@ def main(argv=None) -> dict:
             logger.info("calibrated BN statistics of %s on %d batches", sub, cfg.BN.NUM_BATCHES_PRECISE)
             store.save(bank)
     manifest = export_bundle(model, cfg, bank, unique, out_dir, source_checkpoint=checkpoint,
-                             query_table=table or unique, measure_latency=args.measure_latency,
+                             formats=cfg.EXPORT.FORMATS, query_table=table or unique, measure_latency=args.measure_latency,
                              budgets=budgets if len(unique) == len(rows) else ())
     if table and args.measure_latency:  # latency budgets for budget.query on this machine's timings
         save_rows(with_latencies(table, measured_latencies(manifest["budgets"])), table_path)

@@ -19,6 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from mutualnet_video.config import load_config_from_args, parse_args  # noqa: E402
 from mutualnet_video.engine import test, train  # noqa: E402
+from mutualnet_video.utils.atomic import write_text  # noqa: E402
 from mutualnet_video.utils.distributed import is_master_proc, launch_job  # noqa: E402
 from mutualnet_video.utils.logging import setup_logging  # noqa: E402
 
@@ -29,8 +30,7 @@ def run(cfg) -> None:
     """One rank's job: log setup, training, test."""
     setup_logging(cfg.OUTPUT_DIR)
     if is_master_proc():
-        with open(os.path.join(cfg.OUTPUT_DIR, "config.yaml"), "w") as f:
-            f.write(cfg.dump())
+        write_text(os.path.join(cfg.OUTPUT_DIR, "config.yaml"), cfg.dump())
         logger.info("config (also in %s):\n%s", os.path.join(cfg.OUTPUT_DIR, "config.yaml"), cfg.dump())
     if cfg.TRAIN.ENABLE:
         train(cfg)

@@ -9,6 +9,7 @@ from typing import Dict, List, Optional, Sequence
 import simplejson
 
 from ..config.subnet import SubnetConfig
+from ..utils.atomic import write_json, write_text
 
 CURVE_KEYS = ("width", "crop", "frames", "gflops", "gflops_per_video", "params", "top1", "top5",
               "num_videos", "bn_batches")
@@ -74,15 +75,13 @@ def with_latencies(table: Sequence[Dict], latencies: Dict[str, float]) -> List[D
 
 
 def save_rows(rows: Sequence[Dict], json_path: str, csv_path: Optional[str] = None) -> None:
-    """Write rows as a json list (and a csv with ``CURVE_KEYS`` first)."""
-    with open(json_path, "w") as f:
-        simplejson.dump(list(rows), f, indent=2)
+    """Write rows as a json list (and a csv with ``CURVE_KEYS`` first), each file atomically: a run
+    killed mid-write leaves the previous complete file, which a resumed grid reads back."""
+    write_json(json_path, list(rows))
     if csv_path:
         keys = list(CURVE_KEYS) + sorted({k for r in rows for k in r} - set(CURVE_KEYS))
-        with open(csv_path, "w") as f:
-            f.write(",".join(keys) + "\n")
-            for r in rows:
-                f.write(",".join("" if r.get(k) is None else str(r[k]) for k in keys) + "\n")
+        lines = [",".join(keys)] + [",".join("" if r.get(k) is None else str(r[k]) for k in keys) for r in rows]
+        write_text(csv_path, "".join(line + "\n" for line in lines))
 
 
 def load_rows(json_path: str) -> List[Dict]:

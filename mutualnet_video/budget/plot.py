@@ -2,12 +2,7 @@
 other runs (e.g. separately trained static models) as labelled markers."""
 from typing import Dict, List, Optional, Sequence
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from .curve import pareto_frontier, row_config  # noqa: E402
+from .curve import pareto_frontier, row_config
 
 MARKERS = "s^DvP*X"
 
@@ -21,7 +16,12 @@ def plot_curves(
 ) -> List[str]:
     """Draw ``curves`` (label -> rows: all points + frontier line) and ``markers`` (label -> rows
     drawn as single labelled markers) on one figure; save to each path (PNG, PDF, ...)."""
-    fig, ax = plt.subplots(figsize=(7.5, 5.0), dpi=120)
+    # A bare Figure draws to files without pyplot: no backend is chosen or switched, and importing
+    # the package does not load matplotlib.
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7.5, 5.0), dpi=120)
+    ax = fig.subplots()
     for i, (label, rows) in enumerate(curves.items()):
         color = f"C{i}"
         ax.scatter([r["gflops"] for r in rows], [r["top1"] for r in rows], s=14, alpha=0.35, color=color)
@@ -44,5 +44,4 @@ def plot_curves(
     fig.tight_layout()
     for path in out_paths:
         fig.savefig(path)
-    plt.close(fig)
     return list(out_paths)

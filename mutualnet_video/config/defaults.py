@@ -258,11 +258,37 @@ _C.EXPORT.LATENCY_BATCH_SIZE = 8
 _C.EXPORT.LATENCY_WARMUP = 3
 _C.EXPORT.LATENCY_REPEATS = 10
 
-# Keys accepted so PySlowFast files load, but not acted on by this toolkit.
+# ------------------------------------------------------------------------- MULTIGRID
+# PySlowFast's multigrid schedule (Wu et al., CVPR 2020), accepted so its configs load; not used here.
+_C.MULTIGRID = CfgNode()
+_C.MULTIGRID.EPOCH_FACTOR = 1.5
+_C.MULTIGRID.SHORT_CYCLE = False
+_C.MULTIGRID.SHORT_CYCLE_FACTORS = [0.5, 0.5**0.5]
+_C.MULTIGRID.LONG_CYCLE = False
+_C.MULTIGRID.LONG_CYCLE_FACTORS = [(0.25, 0.5**0.5), (0.5, 0.5**0.5), (0.5, 1), (1, 1)]
+_C.MULTIGRID.BN_BASE_SIZE = 8
+_C.MULTIGRID.EVAL_FREQ = 3
+_C.MULTIGRID.LONG_CYCLE_SAMPLING_RATE = 0
+_C.MULTIGRID.DEFAULT_B = 0
+_C.MULTIGRID.DEFAULT_T = 0
+_C.MULTIGRID.DEFAULT_S = 0
+
+# Keys accepted so PySlowFast files load, but not acted on by this toolkit (tests/test_config.py
+# checks that every key is either read by the code or listed here, never both).
 IGNORED_KEYS = (
     "AUG",
     "MIXUP",
+    "MULTIGRID",
     "NONLOCAL",
+    "BN.USE_PRECISE_STATS",
+    "MODEL.FC_INIT_STD",
+    "RESNET.SPATIAL_STRIDES",
+    "RESNET.NUM_BLOCK_TEMP_KERNEL",
+    "SOLVER.GAMMA",
+    "SOLVER.STEP_SIZE",
+    "SOLVER.WARMUP_FACTOR",
+    "TRAIN.CHECKPOINT_CLEAR_NAME_PATTERN",
+    "DATA.INPUT_CHANNEL_NUM",
     "BN.NORM_TYPE",
     "BN.NUM_SPLITS",
     "BN.NUM_SYNC_DEVICES",
@@ -273,7 +299,6 @@ IGNORED_KEYS = (
     "RESNET.INPLACE_RELU",
     "RESNET.STRIDE_1X1",
     "RESNET.NUM_GROUPS",
-    "RESNET.WIDTH_PER_GROUP",
     "RESNET.SPATIAL_DILATIONS",
     "X3D.SCALE_RES2",
     "X3D.CHANNELWISE_3x3x3",
@@ -287,7 +312,6 @@ IGNORED_KEYS = (
     "DATA.TRAIN_JITTER_ASPECT_RELATIVE",
     "DATA.TRAIN_JITTER_MOTION_SHIFT",
     "DATA.MULTI_LABEL",
-    "SOLVER.DAMPENING",
     "DATA_LOADER.ENABLE_MULTI_THREAD_DECODE",
     "LOG_MODEL_INFO",
 )

@@ -33,7 +33,7 @@ from ..config.subnet import SubnetConfig
 from .annotations import DatasetFormatError
 from .collate import BatchBuffers
 from .decoders import VideoDecodeError, open_video, resolve_backend
-from .derive import derive_input
+from .derive import Inputs, derive_input
 from .memory import decoded_video
 from .sampling import RANDOM_VIEW, TemporalSampling, pack_pathways
 from .transforms import CENTER, SpatialTransform
@@ -80,8 +80,6 @@ class VideoLoadError(RuntimeError):
     def __reduce__(self):
         return VideoLoadError, (self.failures,)
 
-
-Inputs = Union[torch.Tensor, List[torch.Tensor]]
 
 
 class VideoClipDataset(torch.utils.data.Dataset):

@@ -48,7 +48,7 @@ def evaluate(
         model: the slimmable model (not DDP-wrapped: each rank scores its own shard).
         loader: yields ``(inputs, labels, index, meta)``.
         configs: configs to evaluate; ``full`` names the full config (for ``eval_input``).
-        amp: run the forwards under CUDA autocast.
+        amp: run the forwards under autocast on ``device``.
         calibrate_bn: called as ``calibrate_bn(model, config)`` before each config is scored.
     Returns:
         ``{config: (top1, top5)}``.
@@ -64,7 +64,7 @@ def evaluate(
         with width(model, sub.width):
             for inputs, labels, _, _ in loader:
                 inputs, labels = to_device(inputs, device), to_device(labels, device)
-                with torch.autocast("cuda", enabled=amp):
+                with torch.autocast(device.type, enabled=amp):
                     logits = model(eval_input(inputs, sub, full, reduce_pathways))
                 counts += torch.tensor([*topk_correct(logits.float(), labels), labels.shape[0]], dtype=torch.float64)
         top1, top5, n = du.all_reduce_sum(counts.to(device)).tolist()

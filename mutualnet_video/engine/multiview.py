@@ -68,7 +68,7 @@ def multiview_test(model: nn.Module, loader, num_videos: int, device: torch.devi
     scores, labels, videos = [], [], []
     for inputs, label, _, meta in loader:
         inputs: Inputs = to_device(inputs, device)
-        with torch.autocast("cuda", enabled=amp):
+        with torch.autocast(device.type, enabled=amp):
             logits = forward(model, inputs)
         scores.append(_scores(logits, head_act).cpu())
         labels.append(label.cpu())

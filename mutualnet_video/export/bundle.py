@@ -3,7 +3,7 @@
 Layout written by ``export_bundle``::
 
     out/
-      manifest.json                    # simplejson; every file with its sha256
+      manifest.json                    # json, written last; every file with its sha256
       slimmable.pyth                   # shared weights once + per-config BN bank + query table
       w0.50-c160-t8/model.pyth         # static sub-network (PySlowFast .pyth dict)
       w0.50-c160-t8/model.torchscript.pt
@@ -30,6 +30,7 @@ from ..budget.curve import BudgetError, row_config, with_latencies
 from ..config.subnet import SubnetConfig
 from ..models.inputs import dummy_input, input_shapes
 from ..slim import width as at_width
+from ..utils.atomic import write_json
 from .extract import extract_subnet
 from .formats import export_onnx, export_torchscript, save_static_pyth
 from .latency import measure_latency
@@ -160,8 +161,7 @@ def export_bundle(model: nn.Module, cfg: CfgNode, bank: BNBank, rows: Sequence[D
         "shared": {"path": SHARED, "sha256": sha256_file(shared)},
         "budgets": entries,
     }
-    with open(os.path.join(out_dir, MANIFEST), "w") as f:
-        simplejson.dump(manifest, f, indent=2)
+    write_json(os.path.join(out_dir, MANIFEST), manifest)
     return manifest
 
 

@@ -8,17 +8,16 @@
 Each writer returns the max abs difference between the written file's outputs and the eager
 model's on the example input.
 """
-from typing import List, Sequence, Union
+from typing import List, Sequence
 
 import torch
 import torch.nn as nn
 from fvcore.common.config import CfgNode
 
 from ..config import SubnetConfig, cfg_from_text
+from ..data.derive import Inputs
 from ..models import build_model
 from .extract import extract_subnet
-
-Inputs = Union[torch.Tensor, List[torch.Tensor]]
 
 
 def input_names(example: Inputs) -> List[str]:

@@ -19,13 +19,13 @@ import logging
 import os
 import pickle
 import re
-import tempfile
 from collections import OrderedDict
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 
+from .atomic import atomic_output
 from .keymaps import ShortcutFold, fold_shortcut_bn, pyslowfast_map, unwrap_model
 
 logger = logging.getLogger(__name__)
@@ -99,23 +99,11 @@ def save_checkpoint(path: str, model: nn.Module, optimizer: Optional[torch.optim
 
 
 def atomic_save(obj: Dict[str, Any], path: str) -> str:
-    """``torch.save`` plain data to ``path`` atomically (temp file, fsync, rename); return ``path``."""
+    """``torch.save`` plain data to ``path`` atomically (``utils.atomic``); return ``path``."""
     for key, value in obj.items():
         _check_plain(value, key)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp_path = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp_path, path)
-    except BaseException:
-        if os.path.exists(tmp_path):
-            os.unlink(tmp_path)
-        raise
-    _fsync_directory(directory)
+    with atomic_output(path) as tmp:
+        torch.save(obj, tmp)
     return path
 
 
@@ -150,17 +138,6 @@ def _check_plain(obj: Any, where: str) -> None:
         f"torch.load(weights_only=True) cannot read back; store tensors, numbers, strings, lists, "
         f"tuples, sets or dicts instead (e.g. a numpy array as torch.from_numpy(a) or a.tolist())"
     )
-
-
-def _fsync_directory(directory: str) -> None:
-    """Make the rename itself durable (POSIX); skipped where directories cannot be opened."""
-    if not hasattr(os, "O_DIRECTORY"):
-        return
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # -------------------------------------------------------------------------------------- load
