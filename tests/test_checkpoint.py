@@ -1,7 +1,6 @@
 """Checkpoint save/load: our format, pytorchvideo and PySlowFast model-zoo names, safety."""
 import copy
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -161,7 +160,7 @@ def _complete_then_crash(tmp_path, monkeypatch, crash):
 
 def _crash_inside_torch_save(monkeypatch):
     def half_written(obj, f):
-        Path(f).write_bytes(b"PK\x03\x04 partial checkpoint bytes")
+        f.write(b"PK\x03\x04 partial checkpoint bytes")
         raise RuntimeError("crash while writing")
     monkeypatch.setattr(ckpt.torch, "save", half_written)
 

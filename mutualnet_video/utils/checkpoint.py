@@ -102,8 +102,8 @@ def atomic_save(obj: Dict[str, Any], path: str) -> str:
     """``torch.save`` plain data to ``path`` atomically (``utils.atomic``); return ``path``."""
     for key, value in obj.items():
         _check_plain(value, key)
-    with atomic_output(path) as tmp:
-        torch.save(obj, tmp)
+    with atomic_output(path) as tmp, open(tmp, "wb") as f:
+        torch.save(obj, f)
     return path
 
 
