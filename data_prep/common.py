@@ -28,7 +28,9 @@ import numpy as np
 from tqdm import tqdm
 
 from mutualnet_video.data.synthetic import write_video
-from mutualnet_video.utils.atomic import atomic_output, part_path, write_json, write_text  # noqa: F401 (re-exported)
+from mutualnet_video.utils.atomic import (  # noqa: F401 (re-exported for the data_prep scripts)
+    atomic_output, part_path, write_json, write_lines, write_text,
+)
 
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".mkv", ".avi", ".mov")
 
@@ -93,11 +95,6 @@ def list_videos(
                     found.append(Path(folder, name).relative_to(root))
                     bar.update()
     return sorted(found, key=lambda p: p.as_posix())
-
-
-def write_lines(path: Union[str, Path], lines: Iterable[str]) -> None:
-    """Write one line per item (``\\n``-terminated) atomically."""
-    write_text(path, "".join(line + "\n" for line in lines))
 
 
 def write_csv(path: Union[str, Path], header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:

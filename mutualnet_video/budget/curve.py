@@ -9,7 +9,7 @@ from typing import Dict, List, Optional, Sequence
 import simplejson
 
 from ..config.subnet import SubnetConfig
-from ..utils.atomic import write_json, write_text
+from ..utils.atomic import write_json, write_lines
 
 CURVE_KEYS = ("width", "crop", "frames", "gflops", "gflops_per_video", "params", "top1", "top5",
               "num_videos", "bn_batches")
@@ -80,8 +80,8 @@ def save_rows(rows: Sequence[Dict], json_path: str, csv_path: Optional[str] = No
     write_json(json_path, list(rows))
     if csv_path:
         keys = list(CURVE_KEYS) + sorted({k for r in rows for k in r} - set(CURVE_KEYS))
-        lines = [",".join(keys)] + [",".join("" if r.get(k) is None else str(r[k]) for k in keys) for r in rows]
-        write_text(csv_path, "".join(line + "\n" for line in lines))
+        write_lines(csv_path, [",".join(keys)] + [",".join("" if r.get(k) is None else str(r[k]) for k in keys)
+                                                  for r in rows])
 
 
 def load_rows(json_path: str) -> List[Dict]:

@@ -81,7 +81,6 @@ class VideoLoadError(RuntimeError):
         return VideoLoadError, (self.failures,)
 
 
-
 class VideoClipDataset(torch.utils.data.Dataset):
     """Clips of the videos a subclass lists in ``read_records``, sampled as the config says.
 

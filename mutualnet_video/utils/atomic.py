@@ -15,7 +15,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any, Iterator, Union
+from typing import Any, Iterable, Iterator, Union
 
 PART_SUFFIX = ".part"
 
@@ -76,6 +76,11 @@ def write_text(path: PathLike, text: str) -> None:
     """Write ``text`` to ``path`` atomically (UTF-8)."""
     with atomic_output(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def write_lines(path: PathLike, lines: Iterable[str]) -> None:
+    """Write one line per item (``\\n``-terminated) atomically."""
+    write_text(path, "".join(line + "\n" for line in lines))
 
 
 def write_json(path: PathLike, obj: Any) -> None:
