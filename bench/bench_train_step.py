@@ -22,13 +22,13 @@ from common import interleaved_ms, write_json
 from mutualnet_video.utils.machine import machine_record
 from mutualnet_video.config import SubnetConfig, load_config
 from mutualnet_video.data.derive import derive_input
-from mutualnet_video.engine.batch import to_device
+from mutualnet_video.utils.distributed import to_device
 from mutualnet_video.engine import (
     ConfigSampler, build_optimizer, distillation_loss, label_loss, mutual_step,
 )
 from mutualnet_video.export import extract_subnet
 from mutualnet_video.models import build_model
-from mutualnet_video.models.inputs import dummy_input
+from mutualnet_video.budget import SubnetSpace
 
 TARGET = 1.10  # mutual step / sum of static steps
 
@@ -42,7 +42,7 @@ def train_step_runs(cfg: CfgNode, batch: int, step: int = 0, device: str = "cpu"
     model = build_model(cfg).to(device).train()
     sampler = ConfigSampler(cfg)
     configs = sampler.sample(step)
-    clip = to_device(dummy_input(cfg, sampler.full, batch), device)
+    clip = to_device(SubnetSpace(cfg).dummy_input(sampler.full, batch), device)
     labels = torch.randint(0, cfg.MODEL.NUM_CLASSES, (batch,), device=device)
     ce = label_loss(cfg.MODEL.LOSS_FUNC)
     optimizer = build_optimizer(model, cfg)

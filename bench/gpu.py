@@ -33,11 +33,10 @@ from common import interleaved_ms, write_json
 from run_all import (
     DEMO, KINETICS, SLIM_TARGET, STEP_TARGET, WIDTHS, Model, describe, inference, load, table, to_channels_last,
 )
-from mutualnet_video.budget import count_gflops
-from mutualnet_video.engine.batch import to_device
+from mutualnet_video.budget import SubnetSpace, count_gflops
+from mutualnet_video.utils.distributed import to_device
 from mutualnet_video.export import extract_subnet
 from mutualnet_video.models import build_model
-from mutualnet_video.models.inputs import dummy_input, full_subnet
 from mutualnet_video.slim import width as at_width
 from mutualnet_video.utils.machine import machine_record
 
@@ -87,7 +86,8 @@ def slim_forward(mode: GpuMode, device: torch.device) -> Dict:
     cfg = load(mode.slim)
     torch.manual_seed(0)
     model = build_model(cfg).to(device).eval()
-    x = to_device(dummy_input(cfg, full_subnet(cfg), mode.slim_batch), device)
+    space = SubnetSpace(cfg)
+    x = to_device(space.dummy_input(space.full, mode.slim_batch), device)
     dtype, rows = amp_dtype(device), []
     for w in WIDTHS:
         static = extract_subnet(model, w).eval()
@@ -135,10 +135,10 @@ def throughput(mode: GpuMode, device: torch.device) -> Dict:
         cfg = load(spec)
         torch.manual_seed(0)
         static = extract_subnet(build_model(cfg), 1.0).eval()
-        full = full_subnet(cfg)
-        gflop = count_gflops(static, dummy_input(cfg, full, 1)) * mode.model_batch
+        space = SubnetSpace(cfg)
+        gflop = count_gflops(static, space.dummy_input(space.full, 1)) * mode.model_batch
         static = static.to(device)
-        x = to_device(dummy_input(cfg, full, mode.model_batch), device)
+        x = to_device(space.dummy_input(space.full, mode.model_batch), device)
         cl_model, cl_x = copy.deepcopy(static).to(memory_format=torch.channels_last_3d), to_channels_last(x)
         runs = {"matmul_fp32": lambda: torch.mm(a, b), f"matmul_{half_name}": lambda: torch.mm(a_half, b_half),
                 "fp32": inference(static, x), "amp": inference(static, x, dtype),

@@ -52,12 +52,11 @@ from bench_loader import measure_loader, measure_loader_vs_raw, print_loader_tab
 from bench_train_step import measure_train_step, print_train_step
 from common import interleaved_ms, write_json
 from mutualnet_video.utils.machine import machine_record
-from mutualnet_video.budget import count_gflops
+from mutualnet_video.budget import SubnetSpace, count_gflops
 from mutualnet_video.config import SubnetConfig, load_config
 from mutualnet_video.export import export_onnx, export_torchscript, extract_subnet
 from mutualnet_video.export.formats import input_names
 from mutualnet_video.models import build_model
-from mutualnet_video.models.inputs import dummy_input, full_subnet, input_shapes
 from mutualnet_video.slim import width as at_width
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -160,8 +159,9 @@ def load(model: Model) -> CfgNode:
 
 def describe(model: Model, cfg: CfgNode, batch: int) -> Dict:
     """What the json says about a model and its input: config, arch and per-pathway (N, 3, T, H, W)."""
+    space = SubnetSpace(cfg)
     return {"cfg": model.cfg, "arch": cfg.MODEL.ARCH, "batch": batch,
-            "input_shapes": [list(s) for s in input_shapes(cfg, full_subnet(cfg), batch)]}
+            "input_shapes": [list(s) for s in space.input_shapes(space.full, batch)]}
 
 
 def to_channels_last(x):
@@ -216,7 +216,8 @@ def slimmable_vs_static(mode: Mode) -> Dict:
     cfg = load(mode.slim)
     torch.manual_seed(0)
     model = build_model(cfg)
-    x = dummy_input(cfg, full_subnet(cfg), mode.slim_batch)
+    space = SubnetSpace(cfg)
+    x = space.dummy_input(space.full, mode.slim_batch)
     rows = []
     for w in WIDTHS:
         static = extract_subnet(model, w)
@@ -278,18 +279,18 @@ def export_latency(mode: Mode) -> Dict:
     cfg = load(mode.export)
     torch.manual_seed(0)
     model = build_model(cfg).eval()
-    full = full_subnet(cfg)
+    space = SubnetSpace(cfg)
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         for w in mode.export_widths:
             static = extract_subnet(model, w).eval()
-            example = dummy_input(cfg, full, 2)
+            example = space.dummy_input(space.full, 2)
             ts_path, onnx_path = os.path.join(folder, f"w{w}.pt"), os.path.join(folder, f"w{w}.onnx")
             diff = {"torchscript": export_torchscript(static, example, ts_path),
                     "onnx": export_onnx(static, example, onnx_path, cfg.EXPORT.ONNX_OPSET)}
             scripted, session = torch.jit.load(ts_path), ort_session(onnx_path)
             for batch in mode.export_batches:
-                x = dummy_input(cfg, full, batch)
+                x = space.dummy_input(space.full, batch)
                 feeds = dict(zip(input_names(x), [t.numpy() for t in (x if isinstance(x, list) else [x])]))
                 ms = interleaved_ms({"eager": inference(static, x), "torchscript": inference(scripted, x),
                                      "onnxruntime": lambda: session.run(None, feeds)}, mode.repeats, warmup=2)
@@ -323,9 +324,9 @@ def model_throughput(spec: Model, mode: Mode, compile: bool) -> Dict:
     cfg = load(spec)
     torch.manual_seed(0)
     static = extract_subnet(build_model(cfg), 1.0).eval()
-    full = full_subnet(cfg)
-    gflop = count_gflops(static, dummy_input(cfg, full, 1)) * mode.flops_batch
-    x = dummy_input(cfg, full, mode.flops_batch)
+    space = SubnetSpace(cfg)
+    gflop = count_gflops(static, space.dummy_input(space.full, 1)) * mode.flops_batch
+    x = space.dummy_input(space.full, mode.flops_batch)
     n = mode.matmul_size
     a, b = torch.randn(n, n), torch.randn(n, n)
     runs = {"matmul": lambda: torch.mm(a, b), "eager": inference(static, x),
@@ -375,7 +376,7 @@ def peak_memory_worker(spec: Model, configs: List[SubnetConfig], batch: int, thr
     model = build_model(cfg)
     peaks = []
     for sub in [configs[0], *configs]:  # the first run only warms up (one-time allocations)
-        step = training(model, dummy_input(cfg, sub, batch))
+        step = training(model, SubnetSpace(cfg).dummy_input(sub, batch))
         model.zero_grad(set_to_none=True)
         gc.collect()
         libc.malloc_trim(0)
@@ -394,7 +395,7 @@ def scaling(mode: Mode) -> Dict:
     torch.manual_seed(0)
     model = build_model(cfg)
     configs = [SubnetConfig(1.0, c, t) for t in sorted(mode.scaling_frames) for c in sorted(mode.scaling_crops)]
-    ms = interleaved_ms({sub: training(model, dummy_input(cfg, sub, mode.scaling_batch)) for sub in configs},
+    ms = interleaved_ms({sub: training(model, SubnetSpace(cfg).dummy_input(sub, mode.scaling_batch)) for sub in configs},
                         mode.repeats)
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         mib = pool.apply(peak_memory_worker, (mode.scaling, configs, mode.scaling_batch, torch.get_num_threads()))

@@ -9,7 +9,7 @@ other method, paired by seed, with its bootstrap interval and verdict (``stats``
 """
 from typing import Dict, List, Optional, Sequence
 
-from mutualnet_video.budget.curve import row_config
+from mutualnet_video.budget import row_config
 
 from .stats import best_within, by_seed, mean_std, paired_difference, tally, top1_at
 

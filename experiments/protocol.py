@@ -16,9 +16,8 @@ import os
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence
 
+from mutualnet_video.budget import SubnetSpace
 from mutualnet_video.config import SubnetConfig
-from mutualnet_video.engine.grid import eval_grid, test_crop
-from mutualnet_video.models.inputs import full_subnet
 
 METHODS = ("mutualnet", "mutualnet_wc", "mutualnet_wt", "sandwich", "static")
 SWEPT = ("mutualnet", "sandwich", "static")
@@ -53,12 +52,12 @@ class Run:
 
 def full_config(reference) -> SubnetConfig:
     """The largest config of the evaluation grid."""
-    return eval_grid(reference)[0]
+    return SubnetSpace(reference).eval_grid()[0]
 
 
 def choose_static_configs(requested: Optional[Sequence[SubnetConfig]], reference, flops) -> List[SubnetConfig]:
     """``requested`` (checked against the grid), else the cheapest (by ``flops``) and the full grid config."""
-    grid = eval_grid(reference)
+    grid = SubnetSpace(reference).eval_grid()
     unknown = [sub for sub in requested or [] if sub not in grid]
     if unknown:
         raise SystemExit(f"--static-configs: {', '.join(map(str, unknown))} not in the evaluation grid "
@@ -113,7 +112,7 @@ def reuses_sweep(run: Run, sweep: Sequence[Run]) -> bool:
 
 def method_opts(reference, run: Run) -> List[str]:
     """The overrides that make ``run``'s method out of the base config, and its learning rate."""
-    full = full_subnet(reference)
+    full = SubnetSpace(reference).full
     opts = ["RNG_SEED", str(run.seed), "SOLVER.BASE_LR", f"{run.lr:g}",
             "MUTUALNET.MODE", "mutualnet" if run.method.startswith("mutualnet") else run.method]
     if run.method == "mutualnet_wc":
@@ -132,12 +131,13 @@ def static_opts(cfg, sub: SubnetConfig) -> List[str]:
     span = cfg.DATA.NUM_FRAMES * cfg.DATA.SAMPLING_RATE
     if span % sub.frames:
         raise SystemExit(f"{sub}: {sub.frames} frames cannot span the full clip's {span} frames evenly")
-    scale = sub.crop / full_subnet(cfg).crop
+    space = SubnetSpace(cfg)
+    scale = sub.crop / space.full.crop
     jitter = [round(s * scale) for s in cfg.DATA.TRAIN_JITTER_SCALES]
     w = f"{sub.width:g}"
     return [
         "MUTUALNET.WIDTH_RANGE", f"[{w}, {w}]",
-        "DATA.TRAIN_CROP_SIZE", str(sub.crop), "DATA.TEST_CROP_SIZE", str(test_crop(cfg, sub)),
+        "DATA.TRAIN_CROP_SIZE", str(sub.crop), "DATA.TEST_CROP_SIZE", str(space.test_config(sub).crop),
         "DATA.TRAIN_JITTER_SCALES", str(jitter),
         "DATA.NUM_FRAMES", str(sub.frames), "DATA.SAMPLING_RATE", str(span // sub.frames),
         "MUTUALNET.CROP_SIZES", f"[{sub.crop}]", "MUTUALNET.NUM_FRAMES_LIST", f"[{sub.frames}]",

@@ -7,11 +7,11 @@ import os
 import shutil
 import subprocess
 import sys
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Sequence
 
-from mutualnet_video.budget import save_rows
+from mutualnet_video.budget import BudgetTable
 from mutualnet_video.config import SubnetConfig
-from mutualnet_video.engine.grid import CURVE_JSON
+from mutualnet_video.budget.table import CURVE_JSON
 
 from .protocol import LABELS, LR_FROM, SWEPT
 from .results import TRAIN_PASS_FACTOR
@@ -36,7 +36,7 @@ def plot_accuracy(summary: Dict, out: str, docs: str) -> str:
     def save(name: str, rows: List[Dict]) -> str:
         path = os.path.join(out, "mean", name, CURVE_JSON)
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        save_rows(rows, path)
+        BudgetTable(rows).save(path)
         return path
 
     grid, static = summary["analysis"]["grid"], summary["analysis"]["static"]

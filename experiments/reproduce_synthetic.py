@@ -49,7 +49,7 @@ from experiments.results import (TRAIN_PASS_FACTOR, FlopsTable, curve, sweep_sco
                                  training_cost, val_history)
 from experiments.runner import Call, execute, stage_opts  # noqa: E402
 from mutualnet_video.config import SubnetConfig, load_config  # noqa: E402
-from mutualnet_video.engine.grid import BankStore  # noqa: E402
+from mutualnet_video.budget import BankStore  # noqa: E402
 from mutualnet_video.utils.checkpoint import get_last_checkpoint  # noqa: E402
 from mutualnet_video.utils.machine import machine_record  # noqa: E402
 
@@ -187,9 +187,10 @@ def share_bn_bank(train_cfg, val_cfg, checkpoint: str) -> None:
     """Give the val grid the BN statistics the test grid calibrated for ``checkpoint`` (the same
     model on both splits, and no second calibration)."""
     target = BankStore(val_cfg, checkpoint)
-    bank = BankStore(train_cfg, checkpoint).load()
+    bank = BankStore(train_cfg, checkpoint).bank
     if not os.path.isfile(target.path) and len(bank):
-        target.save(bank)
+        target.bank = bank
+        target.save()
 
 
 def run_seed(plan: Plan, run: Run) -> Dict:

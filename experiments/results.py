@@ -7,32 +7,20 @@ see ``mutualnet_video.budget.flops``) of every config trained in the step, repla
 training pass ~ forward + backward ~ 3 forwards). BN re-calibration, validation and the grid
 evaluation are not counted; input downscaling is not counted.
 """
-import json
 import os
 from typing import Dict, List
 
-from mutualnet_video.budget import load_rows, model_stats
+from mutualnet_video.budget import BudgetTable, SubnetSpace, model_stats
+from mutualnet_video.budget.table import CURVE_JSON
 from mutualnet_video.config import SubnetConfig
 from mutualnet_video.data import build_loader
-from mutualnet_video.engine.grid import CURVE_JSON, eval_grid
 from mutualnet_video.engine.sampler import ConfigSampler
 from mutualnet_video.models import build_model
 from mutualnet_video.slim import slim_layers
+from mutualnet_video.utils.logging import STATS_FILE, read_json_stats
 
-STATS_FILE = "json_stats.log"
-STATS_PREFIX = "json_stats: "
 TRAIN_PASS_FACTOR = 3  # one training pass on a clip ~ forward + backward ~ 3 forwards
 CURVE_KEYS = ("width", "crop", "frames", "gflops", "params", "top1", "top5", "num_videos")
-
-
-def read_stats(output_dir: str, kind: str) -> List[Dict]:
-    """The ``_type == kind`` records of OUTPUT_DIR/json_stats.log, in order ([] without the file)."""
-    path = os.path.join(output_dir, STATS_FILE)
-    if not os.path.isfile(path):
-        return []
-    with open(path) as f:
-        records = [json.loads(line[len(STATS_PREFIX):]) for line in f if line.startswith(STATS_PREFIX)]
-    return [r for r in records if r["_type"] == kind]
 
 
 def _epoch_number(record: Dict) -> int:
@@ -47,26 +35,26 @@ def last_per_epoch(records: List[Dict]) -> List[Dict]:
 
 def finished_training(cfg) -> bool:
     """The run logged its last epoch (SOLVER.MAX_EPOCH)."""
-    return any(_epoch_number(r) == cfg.SOLVER.MAX_EPOCH for r in read_stats(cfg.OUTPUT_DIR, "train_epoch"))
+    return any(_epoch_number(r) == cfg.SOLVER.MAX_EPOCH for r in read_json_stats(cfg.OUTPUT_DIR, "train_epoch"))
 
 
 def curve(output_dir: str) -> List[Dict]:
     """The rows of OUTPUT_DIR/curve.json ([] without the file), with the keys the summary keeps."""
     path = os.path.join(output_dir, CURVE_JSON)
-    return [{k: r[k] for k in CURVE_KEYS} for r in load_rows(path)] if os.path.isfile(path) else []
+    return [{k: r[k] for k in CURVE_KEYS} for r in BudgetTable.load(path)] if os.path.isfile(path) else []
 
 
 def curve_complete(cfg) -> bool:
     """OUTPUT_DIR/curve.json has a row for every config of the run's grid."""
     done = {str(SubnetConfig(r["width"], r["crop"], r["frames"])) for r in curve(cfg.OUTPUT_DIR)}
-    return {str(c) for c in eval_grid(cfg)} <= done
+    return {str(c) for c in SubnetSpace(cfg).eval_grid()} <= done
 
 
 def val_history(output_dir: str) -> List[Dict]:
     """Per validated epoch: the epoch, and the single-view val top-1 per config the trainer validated
     (the full one first, then the smallest)."""
     return [{"epoch": _epoch_number(r), "configs": r["configs"], "top1": r["top1_acc"]}
-            for r in last_per_epoch(read_stats(output_dir, "val_epoch"))]
+            for r in last_per_epoch(read_json_stats(output_dir, "val_epoch"))]
 
 
 def sweep_score(output_dir: str) -> float:
@@ -97,10 +85,10 @@ class FlopsTable:
 
 def training_cost(cfg) -> Dict:
     """Training time (sum of the epochs' times) and training GFLOPs of a finished run (module doc)."""
-    epochs = last_per_epoch(read_stats(cfg.OUTPUT_DIR, "train_epoch"))
+    epochs = last_per_epoch(read_json_stats(cfg.OUTPUT_DIR, "train_epoch"))
     steps = max(r["step"] for r in epochs)
     sampler = ConfigSampler(cfg)
-    for r in read_stats(cfg.OUTPUT_DIR, "train_iter"):  # the replay must be what the trainer trained
+    for r in read_json_stats(cfg.OUTPUT_DIR, "train_iter"):  # the replay must be what the trainer trained
         if r["configs"] != [str(c) for c in sampler.sample(r["step"] - 1)]:
             raise SystemExit(f"{cfg.OUTPUT_DIR}: step {r['step']} trained {r['configs']}, the sampler replays "
                              f"{sampler.sample(r['step'] - 1)}")

@@ -12,8 +12,7 @@ from typing import Dict, Iterable, List, Mapping, Sequence
 
 import numpy as np
 
-from mutualnet_video.budget import query
-from mutualnet_video.budget.curve import row_config
+from mutualnet_video.budget import BudgetTable, row_config
 
 RESAMPLES = 10_000
 LEVEL = 0.95
@@ -84,7 +83,7 @@ def top1_at(curve: Sequence[Dict], config: str) -> float:
 def best_within(val_curve: Sequence[Dict], test_curve: Sequence[Dict], gflops: float) -> Dict:
     """The config with the best **val** top-1 among those within ``gflops`` (the query table's
     answer, chosen on val), and its **test** top-1."""
-    chosen = str(row_config(query(val_curve, gflops=gflops * (1 + 1e-9))))
+    chosen = str(row_config(BudgetTable(val_curve).select(gflops=gflops * (1 + 1e-9))))
     return {"config": chosen, "val_top1": top1_at(val_curve, chosen), "top1": top1_at(test_curve, chosen)}
 
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from mutualnet_video.budget.curve import load_rows, save_rows
+from mutualnet_video.budget import BudgetTable
 from mutualnet_video.engine.grid import _finished_rows
 from mutualnet_video.utils import atomic
 
@@ -50,14 +50,14 @@ def test_curve_files_killed_mid_write_still_resume(tmp_path, monkeypatch):
     """The grid rewrites curve.json / curve.csv after every config; a kill during that rewrite must
     leave files the next run can read (it used to leave a truncated json and the resume crashed)."""
     json_path, csv_path = tmp_path / "curve.json", tmp_path / "curve.csv"
-    save_rows([row(0.5, 40.0)], str(json_path), str(csv_path))
+    BudgetTable([row(0.5, 40.0)]).save(str(json_path), str(csv_path))
     kill_text_writes(monkeypatch)
     with pytest.raises(Killed):
-        save_rows([row(0.5, 40.0), row(1.0, 60.0)], str(json_path), str(csv_path))
+        BudgetTable([row(0.5, 40.0), row(1.0, 60.0)]).save(str(json_path), str(csv_path))
     monkeypatch.undo()
-    assert load_rows(str(json_path)) == [row(0.5, 40.0)]
+    assert BudgetTable.load(str(json_path)).rows == [row(0.5, 40.0)]
     assert list(_finished_rows(str(json_path), "ck.pyth")) == ["w0.50-c32-t4"]
     assert csv_path.read_text().splitlines()[0].startswith("width,crop,frames,gflops")
-    save_rows([row(0.5, 40.0), row(1.0, 60.0)], str(json_path), str(csv_path))  # the resumed run
-    assert [r["top1"] for r in load_rows(str(json_path))] == [40.0, 60.0]
+    BudgetTable([row(0.5, 40.0), row(1.0, 60.0)]).save(str(json_path), str(csv_path))  # the resumed run
+    assert [r["top1"] for r in BudgetTable.load(str(json_path))] == [40.0, 60.0]
     assert len(csv_path.read_text().splitlines()) == 3

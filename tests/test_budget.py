@@ -1,16 +1,15 @@
-"""BN calibration per config, the bank, the Pareto frontier, the budget query and the plot."""
+"""BN calibration per config, the bank, the Pareto frontier, the budget rule and the plot."""
 import subprocess
 import sys
 
 import pytest
 import torch
 
-from mutualnet_video.budget import (
-    BNBank, BudgetError, calibrate_bn, load_rows, pareto_frontier, query, save_rows, with_latencies,
-)
+from mutualnet_video.budget import BNBank, BudgetError, BudgetTable, calibrate_bn, pareto_frontier
 from mutualnet_video.budget.calibrate import batch_norms
 from mutualnet_video.budget.plot import plot_curves
-from mutualnet_video.config import SubnetConfig
+from mutualnet_video.config import SubnetConfig, get_cfg
+from mutualnet_video.export.job import export_plan
 from mutualnet_video.models import build_model
 from mutualnet_video.slim import width
 
@@ -113,38 +112,57 @@ def test_frontier_drops_dominated_configs_and_is_monotone():
             assert any(f["gflops"] <= r["gflops"] and f["top1"] >= r["top1"] for f in frontier)
 
 
-def test_query_edges():
-    table = pareto_frontier(ROWS)
-    assert query(table, gflops=4.0)["gflops"] == 4.0
-    assert query(table, gflops=2.9)["gflops"] == 1.5
-    assert query(table, gflops=0.3)["top1"] == 60.0  # exactly at the budget
+def test_select_edges():
+    table = BudgetTable(pareto_frontier(ROWS))
+    assert table.select(gflops=4.0)["gflops"] == 4.0
+    assert table.select(gflops=2.9)["gflops"] == 1.5
+    assert table.select(gflops=0.3)["top1"] == 60.0  # exactly at the budget
     with pytest.raises(BudgetError, match="cheapest is w0.50-c32-t4"):
-        query(table, gflops=0.1)
+        table.select(gflops=0.1)
     with pytest.raises(ValueError, match="measure-latency"):
-        query(table, latency_ms=10)
-    timed = [dict(r, latency_ms=r["gflops"] * 10) for r in table]
-    assert query(timed, latency_ms=20)["gflops"] == 1.5
-    assert query(timed, gflops=4.0, latency_ms=31)["gflops"] == 3.0
+        table.select(latency_ms=10)
+    timed = BudgetTable(dict(r, latency_ms=r["gflops"] * 10) for r in table)
+    assert timed.select(latency_ms=20)["gflops"] == 1.5
+    assert timed.select(gflops=4.0, latency_ms=31)["gflops"] == 3.0
     with pytest.raises(ValueError, match="needs a budget"):
-        query(table)
+        table.select()
+
+
+def test_one_rule_for_ties_and_unmeasured_rows():
+    """Equal accuracy: the cheaper config (the whole curve, not only the frontier); rows without a
+    measured accuracy (a grid not evaluated yet): the costliest that fits."""
+    assert BudgetTable(ROWS).select(gflops=3.6)["gflops"] == 3.0  # 79.0 at 3.0 and at 3.5
+    unmeasured = BudgetTable(dict(r, top1=None) for r in ROWS)
+    assert unmeasured.select(gflops=3.6)["gflops"] == 3.5
+    mixed = BudgetTable([dict(ROWS[0], top1=None)] + ROWS[1:])
+    assert mixed.select(gflops=10)["gflops"] == 3.0  # a measured 79% beats the unmeasured 4.0 GFLOPs row
+
+
+def test_export_plan_lists_every_budget_a_config_serves():
+    """Two budgets served by one config: exported once, with both budgets (export_net used to drop
+    the budget labels in that case)."""
+    cfg = get_cfg()
+    cfg.EXPORT.BUDGETS = [0.35, 0.4, 3.6]
+    plan = export_plan(cfg, model=None, table=BudgetTable(ROWS))
+    assert [(r["gflops"], r["budget_gflops"]) for r in plan] == [(0.3, [0.35, 0.4]), (3.0, [3.6])]
 
 
 def test_latency_budget_uses_the_measured_rows_only():
-    table = pareto_frontier(ROWS)
+    table = BudgetTable(pareto_frontier(ROWS))
     names = [str(SubnetConfig(r["width"], r["crop"], r["frames"])) for r in table]
-    partly = with_latencies(table, {names[0]: 5.0, names[-1]: 40.0})
+    partly = table.with_latencies({names[0]: 5.0, names[-1]: 40.0})
     assert [r.get("latency_ms") for r in partly] == [5.0] + [None] * (len(table) - 2) + [40.0]
-    assert "latency_ms" not in table[0]  # copies, the input is untouched
-    assert query(partly, latency_ms=39)["gflops"] == table[0]["gflops"]  # unmeasured rows never chosen
-    assert query(partly, latency_ms=40)["gflops"] == table[-1]["gflops"]
-    assert query(partly, gflops=table[-1]["gflops"] - 1e-6, latency_ms=100) == partly[0]
+    assert "latency_ms" not in table.rows[0]  # copies, the input is untouched
+    assert partly.select(latency_ms=39)["gflops"] == table.rows[0]["gflops"]  # unmeasured rows never chosen
+    assert partly.select(latency_ms=40)["gflops"] == table.rows[-1]["gflops"]
+    assert partly.select(gflops=table.rows[-1]["gflops"] - 1e-6, latency_ms=100) == partly.rows[0]
     with pytest.raises(BudgetError, match="5.0 ms"):
-        query(partly, latency_ms=1)
+        partly.select(latency_ms=1)
 
 
 def test_rows_round_trip_and_plot_is_a_valid_image(tmp_path):
-    save_rows(ROWS, tmp_path / "curve.json", tmp_path / "curve.csv")
-    assert load_rows(tmp_path / "curve.json") == ROWS
+    BudgetTable(ROWS).save(tmp_path / "curve.json", tmp_path / "curve.csv")
+    assert BudgetTable.load(tmp_path / "curve.json").rows == ROWS
     assert (tmp_path / "curve.csv").read_text().splitlines()[0].startswith("width,crop,frames,gflops")
     png, pdf = str(tmp_path / "curve.png"), str(tmp_path / "curve.pdf")
     static = [{"width": 1.0, "crop": 64, "frames": 8, "gflops": 4.0, "top1": 78.0}]

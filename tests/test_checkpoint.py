@@ -15,9 +15,10 @@ from mutualnet_video.models import build_model
 from mutualnet_video.models.x3d import x3d_kwargs
 from mutualnet_video.utils import atomic, checkpoint as ckpt
 from mutualnet_video.utils.checkpoint import (
-    CheckpointError, checkpoint_path, get_last_checkpoint, has_checkpoint, load_checkpoint, save_checkpoint,
+    CheckpointError, checkpoint_path, get_last_checkpoint, has_checkpoint, save_checkpoint,
 )
-from mutualnet_video.utils.keymaps import pyslowfast_map
+from mutualnet_video.models.keymaps import pyslowfast_map
+from mutualnet_video.models.loading import load_checkpoint
 
 
 def _x3d_cfg():

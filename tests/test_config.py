@@ -70,6 +70,13 @@ def test_opts_override_and_errors():
         load_config([], ["MUTUALNET.WIDTH_RANGE", "[0.0, 1.0]"])
 
 
+@pytest.mark.parametrize("key,value", [("MUTUALNET.MODE", "slimmable"), ("TEST.SPLIT", "train"),
+                                       ("DATA.ENSEMBLE_METHOD", "mean")])
+def test_a_value_outside_its_choices_is_refused_at_load(key, value):
+    with pytest.raises(ConfigError, match=f"{key} must be one of .*, got '{value}'"):
+        load_config([], [key, value])
+
+
 def test_missing_file_and_bad_yaml(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         load_config([str(tmp_path / "nope.yaml")])

@@ -10,7 +10,8 @@ import torch.multiprocessing as mp
 from mutualnet_video.budget import calibrate as calibrate_module
 from mutualnet_video.config import SubnetConfig
 from mutualnet_video.engine import grid as grid_module
-from mutualnet_video.engine.grid import eval_grid, evaluate_grid
+from mutualnet_video.budget import SubnetSpace
+from mutualnet_video.engine.grid import evaluate_grid
 from mutualnet_video.engine.multiview import aggregate_views, multiview_test, video_topk
 from mutualnet_video.models import build_model
 from mutualnet_video.utils.distributed import free_port
@@ -27,7 +28,7 @@ def test_aggregate_views_by_hand():
     assert views.tolist() == [2, 2, 1, 0]
     maxed, _ = aggregate_views(SCORES, VIDEOS, num_videos=4, method="max")
     torch.testing.assert_close(maxed, torch.tensor([[0.6, 0.9], [0.7, 0.8], [0.5, 0.5], [0.0, 0.0]]))
-    with pytest.raises(ValueError, match="ENSEMBLE_METHOD"):
+    with pytest.raises(KeyError):
         aggregate_views(SCORES, VIDEOS, 4, method="mean")
 
 
@@ -86,12 +87,12 @@ def test_multiview_amp_autocasts_on_the_batch_device():
 def test_default_grid_spans_the_training_ranges():
     cfg = x3d_cfg("XS", frames=8, crop=64)
     cfg.MUTUALNET.WIDTH_RANGE, cfg.MUTUALNET.CROP_SIZES, cfg.MUTUALNET.NUM_FRAMES_LIST = [0.5, 1.0], [64, 48], [8, 4]
-    grid = eval_grid(cfg)
+    grid = SubnetSpace(cfg).eval_grid()
     assert len(grid) == 4 * 2 * 2 and grid[0] == SubnetConfig(1.0, 64, 8) and grid[-1] == SubnetConfig(0.5, 48, 4)
     cfg.MUTUALNET.EVAL_GRID.WIDTHS = [0.5, 1.0]
-    assert len(eval_grid(cfg)) == 8
+    assert len(SubnetSpace(cfg).eval_grid()) == 8
     cfg.MUTUALNET.MODE, cfg.MUTUALNET.EVAL_GRID.WIDTHS = "static", []
-    assert eval_grid(cfg) == [SubnetConfig(1.0, 64, 8)]
+    assert SubnetSpace(cfg).eval_grid() == [SubnetConfig(1.0, 64, 8)]
 
 
 @pytest.fixture(scope="module")

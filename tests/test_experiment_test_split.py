@@ -39,5 +39,5 @@ def test_val_split_gives_test_time_views_of_the_val_videos(data):
 
 
 def test_unknown_test_split_is_an_error():
-    with pytest.raises(ConfigError, match="TEST.SPLIT must be val or test"):
+    with pytest.raises(ConfigError, match="TEST.SPLIT must be one of val, test"):
         load_config([], ["TEST.SPLIT", "train"])

@@ -7,12 +7,11 @@ import pytest
 import simplejson
 import torch
 
-from mutualnet_video.budget import BNBank, BudgetError, model_stats
+from mutualnet_video.budget import BNBank, BudgetError, SubnetSpace, model_stats
 from mutualnet_video.budget.flops import count_gflops
 from mutualnet_video.config import SubnetConfig
 from mutualnet_video.export import BundleError, SlimmableRuntime, export_bundle, extract_subnet, load_bundle, load_static
 from mutualnet_video.models import build_model
-from mutualnet_video.models.inputs import dummy_input
 from mutualnet_video.slim import width
 
 from .model_cfgs import slowfast_cfg, x3d_cfg
@@ -41,8 +40,8 @@ def test_extracted_subnet_is_smaller_and_equal(slimmable, w):
     static = extract_subnet(model, w).eval()
     stats = model_stats(model, cfg, width=w, crop=sub.crop, frames=sub.frames)
     assert sum(p.numel() for p in static.parameters()) == stats["params"]
-    assert count_gflops(static, dummy_input(cfg, sub)) == pytest.approx(stats["gflops"], rel=1e-9)
-    x = dummy_input(cfg, sub, batch=2)
+    assert count_gflops(static, SubnetSpace(cfg).dummy_input(sub)) == pytest.approx(stats["gflops"], rel=1e-9)
+    x = SubnetSpace(cfg).dummy_input(sub, batch=2)
     with torch.no_grad(), width(model, w):
         assert (static(x) - model(x)).abs().max().item() <= 1e-4
     assert model.blocks[0] is not static.blocks[0]  # the slimmable model is untouched
@@ -85,7 +84,7 @@ def test_static_pyth_reloads_and_matches(bundle):
     entry = manifest["budgets"][0]
     static = load_static(os.path.join(root, entry["files"]["pyth"]["path"]))
     sub = SubnetConfig(**entry["config"])
-    x = dummy_input(cfg, sub, batch=1)
+    x = SubnetSpace(cfg).dummy_input(sub, batch=1)
     bank.apply(model, sub)
     with torch.no_grad(), width(model, sub.width):
         assert (static(x) - model(x)).abs().max().item() <= 1e-4
@@ -115,7 +114,7 @@ def test_onnx_runtime_matches_with_dynamic_batch(bundle):
     entry = manifest["budgets"][1]
     static = load_static(os.path.join(root, entry["files"]["pyth"]["path"]))
     session = ort.InferenceSession(os.path.join(root, entry["files"]["onnx"]["path"]), providers=["CPUExecutionProvider"])
-    x = dummy_input(cfg, SubnetConfig(**entry["config"]), batch=3)
+    x = SubnetSpace(cfg).dummy_input(SubnetConfig(**entry["config"]), batch=3)
     (logits,) = session.run(None, {"video": x.numpy()})
     with torch.no_grad():
         assert abs(torch.from_numpy(logits) - static(x)).max().item() <= 1e-4
@@ -130,7 +129,7 @@ def test_select_by_budget(bundle):
     assert chosen.name == small["name"] and chosen.spec.crop == small["config"]["crop"]
     assert chosen.model(torch.zeros(1, 3, chosen.spec.frames, chosen.spec.crop, chosen.spec.crop)).shape == (1, 5)
     assert b.select(latency_ms=1e9).name == large["name"]
-    with pytest.raises(BudgetError, match="no exported config fits"):
+    with pytest.raises(BudgetError, match="no config fits"):
         b.select(gflops=small["gflops"] / 2)
 
 

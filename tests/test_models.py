@@ -8,9 +8,9 @@ from pytorchvideo.models.resnet import create_resnet
 from pytorchvideo.models.slowfast import create_slowfast
 from pytorchvideo.models.x3d import create_x3d
 
-from mutualnet_video.config import SubnetConfig
+from mutualnet_video.config import ConfigError, SubnetConfig
 from mutualnet_video.models import build_model
-from mutualnet_video.models.inputs import dummy_input, full_subnet
+from mutualnet_video.budget import SubnetSpace
 from mutualnet_video.models.resnet import slow_kwargs
 from mutualnet_video.models.slowfast import slowfast_kwargs
 from mutualnet_video.models.x3d import x3d_kwargs
@@ -52,7 +52,8 @@ def _pair(cfg):
 def test_width_one_equals_the_pytorchvideo_model(name):
     cfg = CASES[name]
     original, model = _pair(cfg)
-    x = dummy_input(cfg, full_subnet(cfg), batch=2)
+    space = SubnetSpace(cfg)
+    x = space.dummy_input(space.full, batch=2)
     with torch.no_grad():
         expected = original(list(x) if isinstance(x, list) else x)
         got = model(x)
@@ -101,8 +102,9 @@ def test_sub_network_reads_only_its_own_channels(name, w):
     For SlowFast this checks the per-segment slicing of cat([slow, lateral]) and of the head."""
     cfg = CASES[name]
     _, model = _pair(cfg)
-    sub = SubnetConfig(w, full_subnet(cfg).crop, full_subnet(cfg).frames)
-    x = dummy_input(cfg, sub)
+    space = SubnetSpace(cfg)
+    sub = SubnetConfig(w, space.full.crop, space.full.frames)
+    x = space.dummy_input(sub)
     with torch.no_grad(), width(model, w):
         before = model(x)
         _poison_inactive(model, w)
@@ -161,7 +163,7 @@ def test_retrofit_removes_swish_fixed_pools_and_head_softmax():
 def test_unknown_arch_is_a_clear_error():
     cfg = x3d_cfg()
     cfg.MODEL.ARCH = "mvit"
-    with pytest.raises(KeyError, match="unknown MODEL.ARCH"):
+    with pytest.raises(ConfigError, match="unknown MODEL.ARCH"):
         build_model(cfg)
 
 

@@ -10,12 +10,9 @@ models). The label defaults to the run's folder name.
 """
 import argparse
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from mutualnet_video.budget import load_rows  # noqa: E402
-from mutualnet_video.budget.plot import plot_curves  # noqa: E402
+from mutualnet_video.budget import BudgetTable
+from mutualnet_video.budget.plot import plot_curves
 
 
 def _runs(specs):
@@ -24,7 +21,7 @@ def _runs(specs):
         path, _, label = spec.partition(":")
         if not os.path.isfile(path):
             raise SystemExit(f"no such curve file: {path}")
-        runs[label or os.path.basename(os.path.dirname(os.path.abspath(path)))] = load_rows(path)
+        runs[label or os.path.basename(os.path.dirname(os.path.abspath(path)))] = BudgetTable.load(path).rows
     return runs
 
 

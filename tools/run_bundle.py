@@ -8,17 +8,14 @@ Prints, per exported config, the predicted class, its probability and the ONNX R
 """
 import argparse
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import numpy as np
+import simplejson
 
-import numpy as np  # noqa: E402
-import simplejson  # noqa: E402
-
-from mutualnet_video.config import SubnetConfig, cfg_from_text  # noqa: E402
-from mutualnet_video.data.clip import load_clip  # noqa: E402
-from mutualnet_video.export import load_bundle, measure_latency  # noqa: E402
-from mutualnet_video.utils.checkpoint import read_entry  # noqa: E402
+from mutualnet_video.config import SubnetConfig, cfg_from_text
+from mutualnet_video.data.clip import load_clip
+from mutualnet_video.export import load_bundle, measure_latency
+from mutualnet_video.utils.checkpoint import read_entry
 
 
 def class_names(path):

@@ -13,15 +13,12 @@ machines: torchrun's --nnodes/--rdzv options, or PySlowFast's NUM_SHARDS / SHARD
 """
 import logging
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from mutualnet_video.config import load_config_from_args, parse_args  # noqa: E402
-from mutualnet_video.engine import test, train  # noqa: E402
-from mutualnet_video.utils.atomic import write_text  # noqa: E402
-from mutualnet_video.utils.distributed import is_master_proc, launch_job  # noqa: E402
-from mutualnet_video.utils.logging import setup_logging  # noqa: E402
+from mutualnet_video.config import load_config_from_args, parse_args
+from mutualnet_video.engine import test, train
+from mutualnet_video.utils.atomic import write_text
+from mutualnet_video.utils.distributed import is_master_proc, launch_job
+from mutualnet_video.utils.logging import setup_logging
 
 logger = logging.getLogger("run_net")
 

@@ -1,18 +1,25 @@
-"""BatchNorm re-calibration per sub-network config, and the bank that keeps the results.
+"""BatchNorm re-calibration per sub-network config, the bank that keeps the results and where it is stored.
 
 A slimmable network's BN statistics depend on width, crop and frame count; the shared running
 statistics left by training fit none of them. ``calibrate_bn`` resets them and recomputes them on
 training clips with the weights frozen: BN layers in train mode with ``momentum=None`` (cumulative
 average over batches), everything else in eval mode, no gradients. ``BNBank`` keeps each config's
-statistics (only the active channels), so evaluation and export never calibrate a config twice.
+statistics (only the active channels), so evaluation and export never calibrate a config twice;
+``BankStore`` keeps the bank of a checkpoint on disk and calibrates what it lacks on the training split;
+``bn_calibrator`` serves the trainer's validation (calibrated afresh, not stored).
 """
+import os
 from typing import Callable, Dict, Iterable, Iterator, Optional
 
 import torch
 import torch.nn as nn
+from fvcore.common.config import CfgNode
 
 from ..config.subnet import SubnetConfig
+from ..data import build_loader
 from ..slim import SlimMixin, width as at_width
+from ..utils import distributed as du
+from ..utils.checkpoint import atomic_save, read_entry, update_checkpoint
 
 Stats = Dict[str, Dict[str, torch.Tensor]]  # BN module name -> {"mean", "var"}
 
@@ -129,3 +136,68 @@ class BNBank:
     @classmethod
     def from_state_dict(cls, state: Optional[dict]) -> "BNBank":
         return cls((state or {}).get("entries"))
+
+
+BANK_FILE = "bn_bank.pyth"
+
+
+def calibration_batches(cfg: CfgNode, sub: SubnetConfig, device: torch.device):
+    """Training clips at ``sub``'s frames and crop, on ``device``."""
+    for inputs, *_ in build_loader(cfg, "train", sub=sub):
+        yield du.to_device(inputs, device)
+
+
+def rank_mean(stats: Stats) -> Stats:
+    """Each rank calibrated on its own shard: average the statistics over ranks."""
+    return {name: {k: du.all_reduce_mean(v) for k, v in s.items()} for name, s in stats.items()}
+
+
+def bn_calibrator(cfg: CfgNode, device: torch.device) -> Callable[[nn.Module, SubnetConfig], None]:
+    """``calibrate(model, sub)``: re-calibrate BN statistics of ``sub`` on BN.NUM_BATCHES_PRECISE
+    training batches (averaged over ranks), without storing them (the trainer's validation)."""
+    def calibrate(model: nn.Module, sub: SubnetConfig) -> None:
+        BNBank().calibrate(model, calibration_batches(cfg, sub, device), sub, cfg.BN.NUM_BATCHES_PRECISE,
+                           reduce=rank_mean)
+
+    return calibrate
+
+
+class BankStore:
+    """The BN bank of one checkpoint, on disk: inside the checkpoint (key ``bn_bank``) when it is one
+    of this run's (under OUTPUT_DIR), else ``OUTPUT_DIR/bn_bank.pyth`` tagged with the checkpoint's
+    path (a bank calibrated for other weights is not reused).
+
+    ``store.prepare(model, sub, device)`` leaves ``sub``'s statistics in the model, calibrating them
+    first on BN.NUM_BATCHES_PRECISE training batches (and saving the bank) if it lacks them.
+    """
+
+    def __init__(self, cfg: CfgNode, checkpoint: Optional[str]):
+        self.cfg, self.checkpoint = cfg, checkpoint
+        inside = checkpoint and os.path.abspath(checkpoint).startswith(os.path.abspath(cfg.OUTPUT_DIR) + os.sep)
+        self.path = checkpoint if inside else os.path.join(cfg.OUTPUT_DIR, BANK_FILE)
+        self.inside = bool(inside)
+        self.bank = self._load()
+
+    def _load(self) -> BNBank:
+        if not self.path or not os.path.isfile(self.path):
+            return BNBank()
+        if not self.inside and read_entry(self.path, "checkpoint") != self.checkpoint:
+            return BNBank()  # calibrated for other weights
+        return BNBank.from_state_dict(read_entry(self.path, "bn_bank"))
+
+    def save(self) -> None:
+        if not du.is_master_proc():
+            return
+        if self.inside:
+            update_checkpoint(self.path, bn_bank=self.bank.state_dict())
+        else:
+            atomic_save({"checkpoint": self.checkpoint, "bn_bank": self.bank.state_dict()}, self.path)
+
+    def prepare(self, model: nn.Module, sub: SubnetConfig, device: torch.device) -> bool:
+        """Apply ``sub``'s statistics to ``model``; returns True if they had to be calibrated."""
+        num = self.cfg.BN.NUM_BATCHES_PRECISE
+        if not self.bank.calibrate(model, calibration_batches(self.cfg, sub, device), sub, num, reduce=rank_mean):
+            return False
+        os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+        self.save()
+        return True

@@ -14,8 +14,8 @@ from fvcore.common.config import CfgNode
 from fvcore.nn import FlopCountAnalysis
 
 from ..config.subnet import SubnetConfig
-from ..models.inputs import dummy_input, full_subnet
 from ..slim import active_num_params, width as at_width
+from .space import SubnetSpace
 
 COUNTED_OPS = ("conv", "linear", "addmm", "matmul", "bmm", "einsum")
 
@@ -46,12 +46,13 @@ def model_stats(
     Unset arguments default to the full config (max width, DATA.NUM_FRAMES — the Slow pathway's
     frames for SlowFast — and DATA.TRAIN_CROP_SIZE).
     """
-    full = full_subnet(cfg)
+    space = SubnetSpace(cfg)
+    full = space.full
     sub = SubnetConfig(
         full.width if width is None else width,
         full.crop if crop is None else crop,
         full.frames if frames is None else frames,
     )
     with at_width(model, sub.width):
-        gflops = count_gflops(model, dummy_input(cfg, sub))
+        gflops = count_gflops(model, space.dummy_input(sub))
     return {"gflops": gflops, "params": active_num_params(model, sub.width)}

@@ -2,7 +2,7 @@
 other runs (e.g. separately trained static models) as labelled markers."""
 from typing import Dict, List, Optional, Sequence
 
-from .curve import pareto_frontier, row_config
+from .table import pareto_frontier, row_config
 
 MARKERS = "s^DvP*X"
 

@@ -273,6 +273,13 @@ _C.MULTIGRID.DEFAULT_B = 0
 _C.MULTIGRID.DEFAULT_T = 0
 _C.MULTIGRID.DEFAULT_S = 0
 
+# Keys whose value is one of a few names: load_config checks them, the code reading them trusts it.
+CHOICES = {
+    "MUTUALNET.MODE": ("mutualnet", "sandwich", "static"),
+    "TEST.SPLIT": ("val", "test"),
+    "DATA.ENSEMBLE_METHOD": ("sum", "max"),
+}
+
 # Keys accepted so PySlowFast files load, but not acted on by this toolkit (tests/test_config.py
 # checks that every key is either read by the code or listed here, never both).
 IGNORED_KEYS = (

@@ -8,7 +8,7 @@ from typing import Any, Callable, Iterable, List, Optional, Sequence, Union
 
 from fvcore.common.config import CfgNode
 
-from .defaults import IGNORED_KEYS, get_cfg
+from .defaults import CHOICES, IGNORED_KEYS, get_cfg
 
 logger = logging.getLogger(__name__)
 _KEY_RE = re.compile(r"^[A-Z][A-Z0-9_]*(\.[A-Za-z0-9_]+)+$|^[A-Z][A-Z0-9_]*$")
@@ -93,16 +93,12 @@ def check_cfg(cfg: CfgNode) -> CfgNode:
     lo, hi = cfg.MUTUALNET.WIDTH_RANGE
     if not 0.0 < lo <= hi <= 1.0:
         raise ConfigError(f"MUTUALNET.WIDTH_RANGE must satisfy 0 < min <= max <= 1, got {[lo, hi]}")
-    if cfg.MUTUALNET.MODE not in ("mutualnet", "sandwich", "static"):
-        raise ConfigError(f"MUTUALNET.MODE must be mutualnet, sandwich or static, got {cfg.MUTUALNET.MODE!r}")
-    if cfg.MODEL.ARCH not in ("x3d", "slowfast", "slow"):
-        raise ConfigError(f"MODEL.ARCH must be x3d, slowfast or slow, got {cfg.MODEL.ARCH!r}")
-    if cfg.TEST.SPLIT not in ("val", "test"):
-        raise ConfigError(f"TEST.SPLIT must be val or test, got {cfg.TEST.SPLIT!r}")
     if cfg.SHARD_ID >= cfg.NUM_SHARDS:
         raise ConfigError(f"SHARD_ID ({cfg.SHARD_ID}) must be < NUM_SHARDS ({cfg.NUM_SHARDS})")
-    if cfg.DATA.ENSEMBLE_METHOD not in ("sum", "max"):
-        raise ConfigError(f"DATA.ENSEMBLE_METHOD must be sum or max, got {cfg.DATA.ENSEMBLE_METHOD!r}")
+    for key, choices in CHOICES.items():
+        group, leaf = key.split(".")
+        if cfg[group][leaf] not in choices:
+            raise ConfigError(f"{key} must be one of {', '.join(choices)}, got {cfg[group][leaf]!r}")
     if cfg.SOLVER.BASE_LR_SCALE_NUM_SHARDS:
         cfg.SOLVER.BASE_LR *= cfg.NUM_SHARDS
         cfg.SOLVER.WARMUP_START_LR *= cfg.NUM_SHARDS

@@ -2,6 +2,7 @@
 from fvcore.common.config import CfgNode
 
 from ..config.subnet import SubnetConfig
+from ..models.registry import get_arch
 from .decoders import open_video, resolve_backend
 from .derive import Inputs, derive_input
 from .sampling import TemporalSampling, pack_pathways
@@ -23,6 +24,7 @@ def load_clip(path: str, cfg: CfgNode, sub: SubnetConfig, crop: int = None) -> I
         frames = reader.read(sampling.indices(reader.num_frames, reader.fps, view=0))  # (T, H, W, 3) uint8
     transform = SpatialTransform(crop_size=crop, scale_range=(crop, crop), train=False, mean=tuple(cfg.DATA.MEAN),
                                  std=tuple(cfg.DATA.STD), reverse_channels=cfg.DATA.REVERSE_INPUT_CHANNEL)
-    clip = pack_pathways(transform(frames), cfg.MODEL.ARCH, cfg.SLOWFAST.ALPHA)  # (3, T, crop, crop) or list
+    arch = get_arch(cfg.MODEL.ARCH)
+    clip = pack_pathways(transform(frames), arch.frame_ratios(cfg))  # (3, T, crop, crop) or list
     batch = [x.unsqueeze(0) for x in clip] if isinstance(clip, list) else clip.unsqueeze(0)
-    return derive_input(batch, sub, cfg.MUTUALNET.REDUCE_PATHWAYS)
+    return derive_input(batch, sub, arch.reduce_pathways(cfg))

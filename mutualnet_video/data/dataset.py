@@ -2,7 +2,7 @@
 
 An item is ``(inputs, label, index, meta)``:
 
-- ``inputs``: float ``(C, T, H, W)``, or ``[slow, fast]`` for ``MODEL.ARCH == "slowfast"``;
+- ``inputs``: float ``(C, T, H, W)``, or ``[slow, fast]`` for a two-pathway architecture (SlowFast);
 - ``label``: int64 scalar tensor;
 - ``index``: the item actually returned (another one if the requested video was unreadable);
 - ``meta``: ``video_index``, ``temporal_index``, ``spatial_index`` (``-1`` for the random views of
@@ -30,6 +30,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Type, Union
 import torch
 
 from ..config.subnet import SubnetConfig
+from ..models.registry import get_arch
 from .annotations import DatasetFormatError
 from .collate import BatchBuffers
 from .decoders import VideoDecodeError, open_video, resolve_backend
@@ -85,7 +86,7 @@ class VideoClipDataset(torch.utils.data.Dataset):
     """Clips of the videos a subclass lists in ``read_records``, sampled as the config says.
 
     Args:
-        cfg: the config (DATA, TEST, MODEL.ARCH, SLOWFAST.ALPHA, MUTUALNET.REDUCE_PATHWAYS).
+        cfg: the config (DATA, TEST; MODEL.ARCH names the architecture, whose pathways are packed).
         split: ``train``, ``val`` or ``test``.
         sub: serve the inputs of this sub-network config instead of the full clip: the full clip is
             sampled as usual and reduced with ``derive_input`` (``sub.frames`` frames over the same
@@ -126,9 +127,9 @@ class VideoClipDataset(torch.utils.data.Dataset):
         self.frame_fps = float(cfg.DATA.TARGET_FPS)  # rate of extracted frames (frame lists)
         self.num_retries = cfg.DATA.NUM_RETRIES
         self.decode_once = cfg.DATA.DECODE_ONCE
-        self.arch, self.alpha = cfg.MODEL.ARCH, cfg.SLOWFAST.ALPHA
+        arch = get_arch(cfg.MODEL.ARCH)
+        self.frame_ratios, self.reduce_pathways = arch.frame_ratios(cfg), arch.reduce_pathways(cfg)
         self.sub = sub
-        self.reduce_pathways = tuple(cfg.MUTUALNET.REDUCE_PATHWAYS)
         self.failures: Dict[str, str] = {}  # this process's unreadable videos: name -> reason
         self.num_skipped = 0  # replacements served by this process
         self._bad_videos = set()
@@ -195,7 +196,7 @@ class VideoClipDataset(torch.utils.data.Dataset):
         position = spatial if self.num_spatial_crops > 1 else CENTER
         if out is not None and out.shape[1] != frames.shape[0]:
             out = None
-        inputs = pack_pathways(self.spatial(frames, position, out), self.arch, self.alpha)
+        inputs = pack_pathways(self.spatial(frames, position, out), self.frame_ratios)
         if self.sub is not None:
             inputs = self._derive(inputs)
         meta = {"video_index": video, "temporal_index": temporal, "spatial_index": spatial,

@@ -14,7 +14,7 @@ View ``RANDOM_VIEW`` (-1) means random (train and val); ``0 .. num_views - 1`` i
 import dataclasses
 import math
 import random
-from typing import List, Union
+from typing import List, Sequence, Union
 
 import torch
 
@@ -104,17 +104,19 @@ class TemporalSampling:
         return clip_indices(video_frames, clip_size, self.num_frames, view, self.num_views, self.use_offset)
 
 
-def pack_pathways(frames: torch.Tensor, arch: str, alpha: int) -> Union[torch.Tensor, List[torch.Tensor]]:
-    """The model input for one clip ``(C, T, H, W)``.
+def pack_pathways(frames: torch.Tensor, frame_ratios: Sequence[int]) -> Union[torch.Tensor, List[torch.Tensor]]:
+    """The model input for one clip ``(C, T, H, W)``, for an architecture whose pathways see
+    ``frame_ratios`` frames per frame of the first (``Architecture.frame_ratios``).
 
-    For ``arch == "slowfast"``: ``[slow, fast]`` with fast = ``frames`` and slow = the frames at
-    ``linspace(0, T - 1, T // alpha)`` (PySlowFast's packing); otherwise ``frames`` itself.
+    One pathway: ``frames`` itself. Several (SlowFast's ``(1, ALPHA)``): one tensor per pathway; the
+    fastest gets ``frames``, a pathway of ratio ``r`` the frames at ``linspace(0, T - 1, T * r // max)``
+    (PySlowFast's packing).
     """
-    if arch != "slowfast":
+    if len(frame_ratios) == 1:
         return frames
-    t = frames.shape[1]
-    if t < alpha:
-        raise ValueError(f"SlowFast needs at least SLOWFAST.ALPHA={alpha} frames per clip, got {t}")
-    index = torch.linspace(0, t - 1, t // alpha).long()
-    return [frames.index_select(1, index), frames]
-
+    t, fastest = frames.shape[1], max(frame_ratios)
+    if t < fastest:
+        raise ValueError(f"these pathways (frame ratios {tuple(frame_ratios)}, e.g. SlowFast's 1 and "
+                         f"SLOWFAST.ALPHA) need at least {fastest} frames per clip, got {t}")
+    return [frames if r == fastest else frames.index_select(1, torch.linspace(0, t - 1, t * r // fastest).long())
+            for r in frame_ratios]

@@ -2,15 +2,16 @@
 (``mutual_step``), the loop (``train``), the validation (``evaluate``) and the final test over the
 grid of configs with BN re-calibration (``test``, ``evaluate_grid``)."""
 from .evaluate import evaluate
-from .grid import eval_grid, evaluate_grid, test
+from .grid import evaluate_grid
 from .losses import distillation_loss, label_loss
 from .optim import LRSchedule, build_optimizer, param_groups
-from .sampler import ConfigSampler, crop_sizes, frame_counts
+from .sampler import ConfigSampler
 from .step import NonFiniteLossError, StepResult, mutual_step
+from .tester import test
 from .trainer import Trainer, train
 
 __all__ = [
     "ConfigSampler", "LRSchedule", "NonFiniteLossError", "StepResult", "Trainer", "build_optimizer",
-    "crop_sizes", "distillation_loss", "eval_grid", "evaluate", "evaluate_grid", "frame_counts", "label_loss", "mutual_step",
-    "param_groups", "test", "train",
+    "distillation_loss", "evaluate", "evaluate_grid", "label_loss", "mutual_step", "param_groups", "test",
+    "train",
 ]

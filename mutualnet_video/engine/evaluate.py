@@ -9,25 +9,13 @@ from typing import Callable, Dict, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 
+from ..budget.space import SubnetSpace
 from ..config import SubnetConfig
-from ..data.derive import Inputs, derive_input
 from ..slim import width
 from ..utils import distributed as du
 from ..utils.meters import topk_correct
-from .batch import to_device
 
 CalibrateBN = Callable[[nn.Module, SubnetConfig], None]
-
-
-def eval_input(inputs: Inputs, sub: SubnetConfig, full: SubnetConfig, reduce_pathways: Sequence[int]) -> Inputs:
-    """The input of ``sub`` derived from an evaluation clip.
-
-    The clip may be larger than the training crop (``TEST_CROP_SIZE``, e.g. 256 for a 224 model):
-    the sub-network's crop is then scaled by the same ratio, clip size / full crop.
-    """
-    clip = inputs if isinstance(inputs, torch.Tensor) else inputs[0]
-    crop = round(sub.crop * clip.shape[-1] / full.crop)
-    return derive_input(inputs, SubnetConfig(sub.width, crop, sub.frames), reduce_pathways)
 
 
 @torch.no_grad()
@@ -35,10 +23,9 @@ def evaluate(
     model: nn.Module,
     loader,
     configs: Sequence[SubnetConfig],
-    full: SubnetConfig,
+    space: SubnetSpace,
     device: torch.device,
     *,
-    reduce_pathways: Sequence[int] = (0,),
     amp: bool = False,
     calibrate_bn: Optional[CalibrateBN] = None,
 ) -> Dict[SubnetConfig, Tuple[float, float]]:
@@ -46,8 +33,8 @@ def evaluate(
 
     Args:
         model: the slimmable model (not DDP-wrapped: each rank scores its own shard).
-        loader: yields ``(inputs, labels, index, meta)``.
-        configs: configs to evaluate; ``full`` names the full config (for ``eval_input``).
+        loader: yields ``(inputs, labels, index, meta)``, full clips at the training crop (the val split).
+        configs: configs to evaluate; each one's input is derived from the clips by ``space``.
         amp: run the forwards under autocast on ``device``.
         calibrate_bn: called as ``calibrate_bn(model, config)`` before each config is scored.
     Returns:
@@ -63,9 +50,9 @@ def evaluate(
         counts = torch.zeros(3, dtype=torch.float64)  # top-1 hits, top-5 hits, items
         with width(model, sub.width):
             for inputs, labels, _, _ in loader:
-                inputs, labels = to_device(inputs, device), to_device(labels, device)
+                inputs, labels = du.to_device(inputs, device), du.to_device(labels, device)
                 with torch.autocast(device.type, enabled=amp):
-                    logits = model(eval_input(inputs, sub, full, reduce_pathways))
+                    logits = model(space.derive(inputs, sub))
                 counts += torch.tensor([*topk_correct(logits.float(), labels), labels.shape[0]], dtype=torch.float64)
         top1, top5, n = du.all_reduce_sum(counts.to(device)).tolist()
         results[sub] = (100.0 * top1 / max(n, 1), 100.0 * top5 / max(n, 1))

@@ -8,7 +8,6 @@ import torch.nn as nn
 
 from ..data.derive import Inputs
 from ..utils import distributed as du
-from .batch import to_device
 
 
 def aggregate_views(scores: torch.Tensor, video_index: torch.Tensor, num_videos: int, method: str = "sum"):
@@ -21,14 +20,10 @@ def aggregate_views(scores: torch.Tensor, video_index: torch.Tensor, num_videos:
     Returns:
         ``(video_scores (num_videos, K), views (num_videos,))``: videos without views score 0.
     """
+    reduce = {"sum": "sum", "max": "amax"}[method]  # DATA.ENSEMBLE_METHOD, checked by load_config
     video_scores = torch.zeros(num_videos, scores.shape[1], dtype=scores.dtype)
     index = video_index.long().unsqueeze(1).expand_as(scores)
-    if method == "sum":
-        video_scores.scatter_add_(0, index, scores)
-    elif method == "max":
-        video_scores.fill_(float("-inf")).scatter_reduce_(0, index, scores, reduce="amax")
-    else:
-        raise ValueError(f"DATA.ENSEMBLE_METHOD must be sum or max, got {method!r}")
+    video_scores.scatter_reduce_(0, index, scores, reduce=reduce, include_self=False)
     views = torch.bincount(video_index.long(), minlength=num_videos)
     video_scores[views == 0] = 0.0
     return video_scores, views
@@ -67,7 +62,7 @@ def multiview_test(model: nn.Module, loader, num_videos: int, device: torch.devi
     model.eval()
     scores, labels, videos = [], [], []
     for inputs, label, _, meta in loader:
-        inputs: Inputs = to_device(inputs, device)
+        inputs: Inputs = du.to_device(inputs, device)
         with torch.autocast(device.type, enabled=amp):
             logits = forward(model, inputs)
         scores.append(_scores(logits, head_act).cpu())

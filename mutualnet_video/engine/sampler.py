@@ -10,40 +10,12 @@ from typing import List
 
 from fvcore.common.config import CfgNode
 
-from ..config import ConfigError, SubnetConfig
-from ..models.inputs import full_subnet
+from ..budget.space import SubnetSpace
+from ..config import SubnetConfig
 
 # Random widths lie on this grid: it matches the two decimals of a config's name (``w0.53``), and
 # keeps the slim layers' per-width caches bounded. The width rule itself moves in coarser steps.
 WIDTH_GRID = 0.01
-# Default spatial ladder, relative to the full crop: MutualNet's 224, 192, 160, 128.
-CROP_RATIOS = (1.0, 6 / 7, 5 / 7, 4 / 7)
-# Default temporal ladder, relative to the full frame count.
-FRAME_RATIOS = (1.0, 3 / 4, 1 / 2)
-
-
-def crop_sizes(cfg: CfgNode) -> List[int]:
-    """MUTUALNET.CROP_SIZES, descending; if empty, the full crop times ``CROP_RATIOS`` rounded to a
-    multiple of 8 (224 -> 224, 192, 160, 128; 160 -> 160, 136, 112, 88)."""
-    full = cfg.DATA.TRAIN_CROP_SIZE
-    sizes = cfg.MUTUALNET.CROP_SIZES or [max(8, round(full * r / 8) * 8) for r in CROP_RATIOS]
-    return _ladder(sizes, full, "MUTUALNET.CROP_SIZES", "DATA.TRAIN_CROP_SIZE")
-
-
-def frame_counts(cfg: CfgNode) -> List[int]:
-    """MUTUALNET.NUM_FRAMES_LIST, descending; if empty, the full frames times ``FRAME_RATIOS``
-    (16 -> 16, 12, 8). For SlowFast these count Slow-pathway frames."""
-    full = full_subnet(cfg).frames
-    counts = cfg.MUTUALNET.NUM_FRAMES_LIST or [max(1, round(full * r)) for r in FRAME_RATIOS]
-    return _ladder(counts, full, "MUTUALNET.NUM_FRAMES_LIST", "the full config's frames")
-
-
-def _ladder(values, full: int, key: str, full_name: str) -> List[int]:
-    values = sorted({int(v) for v in values}, reverse=True)
-    if values[0] > full or values[-1] < 1:
-        raise ConfigError(f"{key} = {values} must lie in [1, {full}] ({full_name}): sub-network "
-                          "inputs are derived by downscaling the full clip")
-    return values
 
 
 class ConfigSampler:
@@ -51,8 +23,8 @@ class ConfigSampler:
 
     - ``mutualnet``: the full config (max width, full crop and frames), then ``NUM_SUBNETS`` others:
       the min width plus random widths in ``WIDTH_RANGE`` (sandwich rule), each with a crop and a
-      frame count drawn from ``crop_sizes`` / ``frame_counts`` (the min width gets the smallest
-      input if ``MIN_WIDTH_SMALLEST_INPUT``).
+      frame count drawn from the ``SubnetSpace`` ladders (the min width gets the smallest input if
+      ``MIN_WIDTH_SMALLEST_INPUT``).
     - ``sandwich``: the same widths, every config at the full input (US-Nets).
     - ``static``: the full config only (the baseline).
 
@@ -66,14 +38,15 @@ class ConfigSampler:
     def __init__(self, cfg: CfgNode, seed: int = None):
         self.mode = cfg.MUTUALNET.MODE
         self.seed = cfg.RNG_SEED if seed is None else seed
-        self.min_width, self.max_width = cfg.MUTUALNET.WIDTH_RANGE
+        self.space = SubnetSpace(cfg)
+        self.min_width, self.max_width = self.space.width_range
         self.num_subnets = cfg.MUTUALNET.NUM_SUBNETS
         self.min_width_smallest_input = cfg.MUTUALNET.MIN_WIDTH_SMALLEST_INPUT
-        self.full = full_subnet(cfg)
+        self.full = self.space.full
         if self.mode == "mutualnet":
-            self.crops, self.frames = crop_sizes(cfg), frame_counts(cfg)
+            self.crops, self.frames = self.space.crops, self.space.frames
         else:  # sandwich and static train at the full input only
-            self.crops, self.frames = [self.full.crop], [self.full.frames]
+            self.crops, self.frames = (self.full.crop,), (self.full.frames,)
         self.smallest = (
             self.full if self.mode == "static"
             else SubnetConfig(self.min_width, self.crops[-1], self.frames[-1])

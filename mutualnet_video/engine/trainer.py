@@ -22,15 +22,15 @@ from fvcore.common.config import CfgNode
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from ..budget.calibrate import bn_calibrator
 from ..data import build_loader, set_epoch
 from ..models import build_model
 from ..utils import distributed as du
-from ..utils.checkpoint import checkpoint_path, get_last_checkpoint, load_checkpoint, save_checkpoint
+from ..utils.checkpoint import checkpoint_path, get_last_checkpoint, save_checkpoint
+from ..models.loading import load_checkpoint
 from ..utils.logging import StatsLog
 from ..utils.meters import AverageMeter, IterTimer, topk_correct
-from .batch import to_device
 from .evaluate import accuracy_record, evaluate
-from .grid import bn_calibrator
 from .losses import label_loss
 from .optim import LRSchedule, build_optimizer, set_lr
 from .sampler import ConfigSampler
@@ -132,14 +132,14 @@ class Trainer:
         lr = self.schedule(epoch)
         for it, (inputs, labels, _, _) in enumerate(loader):
             timer.data_ready()
-            inputs, labels = to_device(inputs, self.device), to_device(labels, self.device)
+            inputs, labels = du.to_device(inputs, self.device), du.to_device(labels, self.device)
             lr = self.schedule(epoch + it / n_iters)
             set_lr(self.optimizer, lr)
             configs = self.sampler.sample(self.step)
             try:
                 result = mutual_step(
                     self.ddp_model, inputs, labels, configs, self.optimizer, self.label_loss,
-                    distill_weight=cfg.MUTUALNET.DISTILL_WEIGHT, reduce_pathways=cfg.MUTUALNET.REDUCE_PATHWAYS,
+                    distill_weight=cfg.MUTUALNET.DISTILL_WEIGHT, reduce_pathways=self.sampler.space.reduce_pathways,
                     scaler=self.scaler,
                 )
             except NonFiniteLossError as e:
@@ -187,8 +187,8 @@ class Trainer:
         configs = list(dict.fromkeys([self.sampler.full, self.sampler.smallest]))
         logger.info("validation: single view per item, BN re-calibrated per config on %d training batches",
                     self.cfg.BN.NUM_BATCHES_PRECISE)
-        results = evaluate(self.model, self.val_loader, configs, self.sampler.full, self.device,
-                           reduce_pathways=self.cfg.MUTUALNET.REDUCE_PATHWAYS, amp=self.scaler is not None,
+        results = evaluate(self.model, self.val_loader, configs, self.sampler.space, self.device,
+                           amp=self.scaler is not None,
                            calibrate_bn=bn_calibrator(self.cfg, self.device))
         self.stats.write(accuracy_record("val_epoch", results, bn_calibrated=True,
                                          epoch=f"{epoch + 1}/{self.cfg.SOLVER.MAX_EPOCH}"), self.step)

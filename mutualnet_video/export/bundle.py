@@ -26,9 +26,9 @@ import torch.nn as nn
 from fvcore.common.config import CfgNode
 
 from ..budget.calibrate import BNBank
-from ..budget.curve import BudgetError, row_config, with_latencies
+from ..budget.space import SubnetSpace
+from ..budget.table import BudgetTable, row_config
 from ..config.subnet import SubnetConfig
-from ..models.inputs import dummy_input, input_shapes
 from ..slim import width as at_width
 from ..utils.atomic import write_json
 from .extract import extract_subnet
@@ -66,24 +66,23 @@ class InputSpec:
 
 
 def input_spec(cfg: CfgNode, sub: SubnetConfig) -> InputSpec:
-    full_frames = cfg.DATA.NUM_FRAMES if cfg.MODEL.ARCH != "slowfast" else cfg.DATA.NUM_FRAMES // cfg.SLOWFAST.ALPHA
+    space = SubnetSpace(cfg)
     return InputSpec(
         frames=sub.frames,
         crop=sub.crop,
-        # the same time span as the full clip, with fewer frames
-        sampling_rate=cfg.DATA.SAMPLING_RATE * full_frames / sub.frames,
+        sampling_rate=space.sampling_rate(sub),
         target_fps=cfg.DATA.TARGET_FPS,
         mean=list(cfg.DATA.MEAN),
         std=list(cfg.DATA.STD),
         reverse_channels=bool(cfg.DATA.REVERSE_INPUT_CHANNEL),
-        shapes=[list(s) for s in input_shapes(cfg, sub)],
+        shapes=[list(s) for s in space.input_shapes(sub)],
     )
 
 
-def _latency(model, cfg: CfgNode, sub: SubnetConfig, batch_sizes: Sequence[int]) -> Dict[str, float]:
+def _latency(model, space: SubnetSpace, cfg: CfgNode, sub: SubnetConfig, batch_sizes: Sequence[int]) -> Dict[str, float]:
     out = {}
     for n in batch_sizes:
-        example = dummy_input(cfg, sub, batch=n)
+        example = space.dummy_input(sub, batch=n)
         args = (example,)
         with torch.no_grad():
             out[f"batch_{n}"] = measure_latency(lambda: model(*args), cfg.EXPORT.LATENCY_WARMUP,
@@ -96,12 +95,10 @@ def export_config(model: nn.Module, cfg: CfgNode, bank: BNBank, sub: SubnetConfi
                   formats: Sequence[str], measure: bool) -> Dict:
     """Export one config into ``folder``; returns its manifest entry (files relative to the bundle)."""
     os.makedirs(folder, exist_ok=True)
-    if sub in bank:
-        bank.apply(model, sub)
-    else:
-        logger.warning("no calibrated BN statistics for %s: exporting the training statistics", sub)
+    bank.apply(model, sub)
     model.eval()
-    example = dummy_input(cfg, sub, batch=2)
+    space = SubnetSpace(cfg)
+    example = space.dummy_input(sub, batch=2)
     static = extract_subnet(model, sub.width).eval()
     with at_width(model, sub.width):
         reference = model(list(example) if isinstance(example, list) else example)
@@ -120,7 +117,7 @@ def export_config(model: nn.Module, cfg: CfgNode, bank: BNBank, sub: SubnetConfi
         files[fmt] = {"path": os.path.join(os.path.basename(folder), FORMAT_FILES[fmt]), "sha256": sha256_file(path)}
     # latency of what select() serves: the TorchScript file when there is one
     runner = torch.jit.load(os.path.join(folder, FORMAT_FILES["torchscript"])) if "torchscript" in files else static
-    latency = _latency(runner, cfg, sub, sorted({1, cfg.EXPORT.LATENCY_BATCH_SIZE})) if measure else None
+    latency = _latency(runner, space, cfg, sub, sorted({1, cfg.EXPORT.LATENCY_BATCH_SIZE})) if measure else None
     return {"name": str(sub), "config": sub.to_dict(), "input": dataclasses.asdict(input_spec(cfg, sub)),
             "params": sum(p.numel() for p in static.parameters()), "latency_ms": latency,
             "files": files, "verification": verification}
@@ -133,21 +130,20 @@ def measured_latencies(entries: Sequence[Dict]) -> Dict[str, float]:
 
 def export_bundle(model: nn.Module, cfg: CfgNode, bank: BNBank, rows: Sequence[Dict], out_dir: str, *,
                   source_checkpoint: Optional[str] = None, query_table: Sequence[Dict] = (),
-                  formats: Sequence[str] = ("pyth", "torchscript", "onnx"), measure_latency: bool = False,
-                  budgets: Sequence[Optional[float]] = ()) -> Dict:
-    """Export each row's config (``rows``: dicts with width/crop/frames/gflops and, when known, top1)
-    into ``out_dir``, plus the shared-weight artifact (with ``query_table``, whose exported rows get
-    their measured ``latency_ms``) and ``manifest.json``. Returns the manifest."""
+                  formats: Sequence[str] = ("pyth", "torchscript", "onnx"), measure_latency: bool = False) -> Dict:
+    """Export each row's config (``rows``: dicts with width/crop/frames/gflops and, when known, top1 and
+    ``budget_gflops``, the budgets it serves) into ``out_dir``, plus the shared-weight artifact (with
+    ``query_table``, whose exported rows get their measured ``latency_ms``) and ``manifest.json``.
+    Every config must be in ``bank`` (see ``BankStore.prepare``). Returns the manifest."""
     os.makedirs(out_dir, exist_ok=True)
     entries = []
     for i, row in enumerate(rows):
         sub = row_config(row)
         logger.info("exporting %s (%d/%d)", sub, i + 1, len(rows))
         entry = export_config(model, cfg, bank, sub, os.path.join(out_dir, str(sub)), formats, measure_latency)
-        entry.update(gflops=row["gflops"], top1=row.get("top1"),
-                     budget_gflops=budgets[i] if i < len(budgets) else None)
+        entry.update(gflops=row["gflops"], top1=row.get("top1"), budget_gflops=list(row.get("budget_gflops", [])))
         entries.append(entry)
-    query_table = with_latencies(query_table, measured_latencies(entries))
+    query_table = BudgetTable(query_table).with_latencies(measured_latencies(entries)).rows
     shared = os.path.join(out_dir, SHARED)
     torch.save({"model_state": model.state_dict(), "bn_bank": bank.state_dict(), "query_table": query_table,
                 "cfg": cfg.dump()}, shared)
@@ -180,8 +176,8 @@ class Selected:
 
 
 class Bundle:
-    """A verified bundle. ``select(gflops=..., latency_ms=...)`` -> the most accurate config that
-    fits (latency: the batch-1 time measured at export)."""
+    """A verified bundle. ``select(gflops=..., latency_ms=...)`` -> the config ``BudgetTable.select``
+    picks among the exported ones (latency: the batch-1 time measured at export)."""
 
     def __init__(self, root: str, manifest: Dict):
         self.root, self.manifest = root, manifest
@@ -191,17 +187,11 @@ class Bundle:
         return self.manifest["budgets"]
 
     def select(self, gflops: Optional[float] = None, latency_ms: Optional[float] = None) -> Selected:
-        if gflops is None and latency_ms is None:
-            raise ValueError("select needs a budget: gflops=... and/or latency_ms=...")
-        if latency_ms is not None and any(not e.get("latency_ms") for e in self.entries):
-            raise ValueError("this bundle has no latencies: export it with --measure-latency")
-        fits = [e for e in self.entries
-                if (gflops is None or e["gflops"] <= gflops)
-                and (latency_ms is None or e["latency_ms"]["batch_1"] <= latency_ms)]
-        if not fits:
-            raise BudgetError(f"no exported config fits gflops<={gflops} latency_ms<={latency_ms}; exported: "
-                              + ", ".join(f"{e['name']} ({e['gflops']:.3f} GFLOPs)" for e in self.entries))
-        best = max(fits, key=lambda e: (e["top1"] if e["top1"] is not None else float("-inf"), e["gflops"]))
+        rows = BudgetTable(dict(e["config"], gflops=e["gflops"], top1=e["top1"],
+                                latency_ms=e["latency_ms"]["batch_1"] if e["latency_ms"] else None)
+                           for e in self.entries)
+        name = str(row_config(rows.select(gflops=gflops, latency_ms=latency_ms)))
+        best = next(e for e in self.entries if e["name"] == name)
         path = os.path.join(self.root, best["files"]["torchscript"]["path"])
         return Selected(best["name"], torch.jit.load(path, map_location="cpu"), InputSpec(**best["input"]), best)
 

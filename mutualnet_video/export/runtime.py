@@ -10,9 +10,9 @@ from typing import Dict, Optional
 import torch
 
 from ..budget.calibrate import BNBank
-from ..budget.curve import query, row_config
+from ..budget.space import SubnetSpace
+from ..budget.table import BudgetTable, row_config
 from ..config import SubnetConfig, cfg_from_text
-from ..data.derive import derive_input
 from ..models import build_model
 from ..slim import set_width
 
@@ -22,7 +22,8 @@ class SlimmableRuntime:
     ``runtime(full_clip)`` runs the chosen config on a clip (the input is derived as in training)."""
 
     def __init__(self, model: torch.nn.Module, cfg, bank: BNBank, table):
-        self.model, self.cfg, self.bank, self.table = model.eval(), cfg, bank, list(table)
+        self.model, self.cfg, self.bank, self.table = model.eval(), cfg, bank, BudgetTable(table)
+        self.space = SubnetSpace(cfg)
         self.config: Optional[SubnetConfig] = None
 
     @classmethod
@@ -35,7 +36,7 @@ class SlimmableRuntime:
 
     def set_budget(self, gflops: Optional[float] = None, latency_ms: Optional[float] = None) -> Dict:
         """Switch to the most accurate config of the query table within the budget; returns its row."""
-        row = query(self.table, gflops=gflops, latency_ms=latency_ms)
+        row = self.table.select(gflops=gflops, latency_ms=latency_ms)
         self.set_config(row_config(row))
         return row
 
@@ -48,4 +49,4 @@ class SlimmableRuntime:
     def __call__(self, inputs):
         if self.config is None:
             raise RuntimeError("call set_budget(...) or set_config(...) first")
-        return self.model(derive_input(inputs, self.config, self.cfg.MUTUALNET.REDUCE_PATHWAYS))
+        return self.model(self.space.derive(inputs, self.config))

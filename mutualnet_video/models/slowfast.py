@@ -59,7 +59,21 @@ def _segments(channels: List[int], slim: List[bool]):
     return tuple(Segment(c, s) for c, s in zip(channels, slim))
 
 
-@register_model("slowfast")
+def frame_ratios(cfg: CfgNode):
+    """``[slow, fast]``: the Fast pathway sees SLOWFAST.ALPHA frames per Slow frame."""
+    return (1, cfg.SLOWFAST.ALPHA)
+
+
+def slim_pathways(cfg: CfgNode):
+    return tuple(cfg.MUTUALNET.SLIM_PATHWAYS)
+
+
+def reduce_pathways(cfg: CfgNode):
+    return tuple(cfg.MUTUALNET.REDUCE_PATHWAYS)
+
+
+@register_model("slowfast", frame_ratios=frame_ratios, slim_pathways=slim_pathways,
+                reduce_pathways=reduce_pathways)
 def build_slowfast(cfg: CfgNode) -> nn.Module:
     """Slimmable SlowFast. Input ``[slow (N, 3, T/alpha, H, W), fast (N, 3, T, H, W)]`` (the list
     is not modified); output logits ``(N, NUM_CLASSES)``."""
@@ -69,7 +83,7 @@ def build_slowfast(cfg: CfgNode) -> nn.Module:
         width_range=cfg.MUTUALNET.WIDTH_RANGE,
         zero_init_final_bn=cfg.RESNET.ZERO_INIT_FINAL_BN,
     )
-    slim = [p in cfg.MUTUALNET.SLIM_PATHWAYS for p in (0, 1)]
+    slim = [p in slim_pathways(cfg) for p in (0, 1)]
     stages = [b for b in model.blocks if isinstance(b, MultiPathWayWithFuse)]
     lateral_out = None
     for stage in stages:

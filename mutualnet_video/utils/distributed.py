@@ -52,6 +52,14 @@ def get_device(cfg: CfgNode) -> torch.device:
     return torch.device("cuda", get_local_rank())
 
 
+def to_device(x, device: torch.device):
+    """A tensor, or a list of tensors (SlowFast pathways), on ``device`` (asynchronous copies from
+    pinned memory on CUDA)."""
+    if isinstance(x, (list, tuple)):
+        return [t.to(device, non_blocking=True) for t in x]
+    return x.to(device, non_blocking=True)
+
+
 def barrier() -> None:
     if is_distributed():
         dist.barrier()
@@ -87,8 +95,10 @@ def wrap_ddp(model: nn.Module, device: torch.device) -> nn.Module:
 
 
 def unwrap(model: nn.Module) -> nn.Module:
-    """The model inside a DistributedDataParallel wrapper."""
-    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+    """The model inside (Distributed)DataParallel wrappers."""
+    while isinstance(model, (nn.parallel.DistributedDataParallel, nn.DataParallel)):
+        model = model.module
+    return model
 
 
 def launched_by_torchrun() -> bool:

@@ -5,7 +5,7 @@ import decimal
 import logging
 import os
 import sys
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import simplejson
 from fvcore.common.config import CfgNode
@@ -51,9 +51,22 @@ def _rounded(value: Any) -> Any:
     return value
 
 
+STATS_FILE, STATS_PREFIX = "json_stats.log", "json_stats: "
+
+
 def format_json_stats(stats: Dict[str, Any]) -> str:
     """``json_stats: {...}`` with sorted keys and floats at 5 decimals."""
-    return "json_stats: " + simplejson.dumps(_rounded(stats), sort_keys=True, use_decimal=True)
+    return STATS_PREFIX + simplejson.dumps(_rounded(stats), sort_keys=True, use_decimal=True)
+
+
+def read_json_stats(output_dir: str, kind: str) -> List[Dict[str, Any]]:
+    """The ``_type == kind`` records of OUTPUT_DIR/json_stats.log, in order ([] without the file)."""
+    path = os.path.join(output_dir, STATS_FILE)
+    if not os.path.isfile(path):
+        return []
+    with open(path) as f:
+        records = [simplejson.loads(line[len(STATS_PREFIX):]) for line in f if line.startswith(STATS_PREFIX)]
+    return [r for r in records if r["_type"] == kind]
 
 
 class StatsLog:
@@ -63,7 +76,7 @@ class StatsLog:
 
     def __init__(self, cfg: CfgNode):
         self.master = is_master_proc()
-        self.path = os.path.join(cfg.OUTPUT_DIR, "json_stats.log")
+        self.path = os.path.join(cfg.OUTPUT_DIR, STATS_FILE)
         self.tensorboard = self._tensorboard(cfg) if self.master else None
 
     @staticmethod

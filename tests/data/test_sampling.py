@@ -67,9 +67,9 @@ def test_sampling_rule_validated():
 
 def test_slowfast_packing():
     clip = torch.arange(32, dtype=torch.float32).view(1, 32, 1, 1).expand(3, 32, 2, 2)
-    slow, fast = pack_pathways(clip, "slowfast", alpha=4)
+    slow, fast = pack_pathways(clip, (1, 4))
     assert fast is clip and slow.shape == (3, 8, 2, 2)
     assert slow[0, :, 0, 0].tolist() == torch.linspace(0, 31, 8).long().float().tolist()
-    assert pack_pathways(clip, "x3d", alpha=4) is clip
+    assert pack_pathways(clip, (1,)) is clip
     with pytest.raises(ValueError, match="ALPHA"):
-        pack_pathways(clip[:, :2], "slowfast", alpha=4)
+        pack_pathways(clip[:, :2], (1, 4))

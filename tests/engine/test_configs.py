@@ -7,7 +7,7 @@ import torch
 from mutualnet_video.config import load_config
 from mutualnet_video.engine import ConfigSampler
 from mutualnet_video.models import build_model
-from mutualnet_video.models.inputs import dummy_input
+from mutualnet_video.budget import SubnetSpace
 from mutualnet_video.slim import width
 
 CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").rglob("*.yaml"))
@@ -49,5 +49,5 @@ def test_config_loads_and_builds(path):
     assert sum(p.numel() for p in model.parameters()) > 0
     if arch == "x3d" and crop <= 160:  # a forward of the smallest config (cheap for small X3D)
         with torch.no_grad(), width(model.eval(), sampler.smallest.width):
-            logits = model(dummy_input(cfg, sampler.smallest))
+            logits = model(SubnetSpace(cfg).dummy_input(sampler.smallest))
         assert logits.shape == (1, classes)

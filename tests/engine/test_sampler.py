@@ -2,7 +2,8 @@
 import pytest
 
 from mutualnet_video.config import ConfigError, SubnetConfig
-from mutualnet_video.engine import ConfigSampler, crop_sizes, frame_counts
+from mutualnet_video.budget import SubnetSpace
+from mutualnet_video.engine import ConfigSampler
 
 from .conftest import tiny_cfg
 
@@ -62,9 +63,10 @@ def test_static_and_sandwich_modes():
 def test_default_ladders_and_slowfast_frames():
     cfg = tiny_cfg(**{"MUTUALNET.CROP_SIZES": [], "MUTUALNET.NUM_FRAMES_LIST": [],
                       "DATA.TRAIN_CROP_SIZE": 224, "DATA.NUM_FRAMES": 16})
-    assert crop_sizes(cfg) == [224, 192, 160, 128] and frame_counts(cfg) == [16, 12, 8]
+    space = SubnetSpace(cfg)
+    assert space.crops == (224, 192, 160, 128) and space.frames == (16, 12, 8)
     cfg.MODEL.ARCH, cfg.DATA.NUM_FRAMES, cfg.SLOWFAST.ALPHA = "slowfast", 32, 4
-    assert frame_counts(cfg) == [8, 6, 4]  # Slow-pathway frames
+    assert SubnetSpace(cfg).frames == (8, 6, 4)  # Slow-pathway frames
     assert ConfigSampler(cfg).full == SubnetConfig(1.0, 224, 8)
 
 

@@ -7,7 +7,7 @@ import pathlib
 
 import simplejson
 
-from mutualnet_video.budget.curve import row_config
+from mutualnet_video.budget import row_config
 
 from .conftest import run_cfg_yaml
 

@@ -47,6 +47,8 @@ from pytorchvideo.models.slowfast import FuseFastToSlow
 from pytorchvideo.models.stem import ResNetBasicStem
 from pytorchvideo.models.x3d import ProjectedPool
 
+from ..utils.distributed import unwrap
+
 # PySlowFast's ResStage builds its ResBlocks without passing an epsilon: their BNs use 1e-5.
 PYSLOWFAST_RESBLOCK_BN_EPS = 1e-5
 
@@ -74,20 +76,13 @@ class PySlowFastMap:
     folds: List[ShortcutFold] = field(default_factory=list)
 
 
-def unwrap_model(model: nn.Module) -> nn.Module:
-    """The model inside (Distributed)DataParallel wrappers."""
-    while isinstance(model, (nn.parallel.DistributedDataParallel, nn.DataParallel)):
-        model = model.module
-    return model
-
-
 def pyslowfast_map(model: nn.Module) -> PySlowFastMap:
     """The name map for ``model`` (a pytorchvideo X3D / SlowFast / ResNet, slimmable or not).
 
     Raises ``ValueError`` if the model has a part with parameters this map does not know, so a
     new architecture cannot load a PySlowFast file half-mapped.
     """
-    model = unwrap_model(model)
+    model = unwrap(model)
     blocks = getattr(model, "blocks", None)
     if not isinstance(blocks, nn.ModuleList):
         raise ValueError(f"{type(model).__name__} is not a pytorchvideo Net (no `blocks` ModuleList)")
