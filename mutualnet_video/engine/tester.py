@@ -7,8 +7,8 @@ from fvcore.common.config import CfgNode
 
 from ..budget.table import row_config
 from ..models import build_model
-from ..utils.checkpoint import get_last_checkpoint
 from ..models.loading import load_checkpoint
+from ..utils.checkpoint import get_last_checkpoint
 from ..utils.logging import StatsLog
 from .grid import evaluate_grid
 

@@ -25,9 +25,9 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from ..budget.calibrate import bn_calibrator
 from ..data import build_loader, set_epoch
 from ..models import build_model
+from ..models.loading import load_checkpoint
 from ..utils import distributed as du
 from ..utils.checkpoint import checkpoint_path, get_last_checkpoint, save_checkpoint
-from ..models.loading import load_checkpoint
 from ..utils.logging import StatsLog
 from ..utils.meters import AverageMeter, IterTimer, topk_correct
 from .evaluate import accuracy_record, evaluate

@@ -65,8 +65,7 @@ class InputSpec:
     shapes: List[List[int]]  # per pathway, batch 1: [[1, 3, T, H, W], ...]
 
 
-def input_spec(cfg: CfgNode, sub: SubnetConfig) -> InputSpec:
-    space = SubnetSpace(cfg)
+def input_spec(cfg: CfgNode, space: SubnetSpace, sub: SubnetConfig) -> InputSpec:
     return InputSpec(
         frames=sub.frames,
         crop=sub.crop,
@@ -118,7 +117,7 @@ def export_config(model: nn.Module, cfg: CfgNode, bank: BNBank, sub: SubnetConfi
     # latency of what select() serves: the TorchScript file when there is one
     runner = torch.jit.load(os.path.join(folder, FORMAT_FILES["torchscript"])) if "torchscript" in files else static
     latency = _latency(runner, space, cfg, sub, sorted({1, cfg.EXPORT.LATENCY_BATCH_SIZE})) if measure else None
-    return {"name": str(sub), "config": sub.to_dict(), "input": dataclasses.asdict(input_spec(cfg, sub)),
+    return {"name": str(sub), "config": sub.to_dict(), "input": dataclasses.asdict(input_spec(cfg, space, sub)),
             "params": sum(p.numel() for p in static.parameters()), "latency_ms": latency,
             "files": files, "verification": verification}
 
