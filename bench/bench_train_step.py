@@ -12,13 +12,12 @@ measurement itself (``bench/run_all.py`` and ``bench/gpu.py`` call it too).
 
     python bench/bench_train_step.py --cfg configs/Kinetics/X3D_S.yaml --batch 2 [--device cuda] [--amp]
 """
-import argparse
 from typing import Callable, Dict, List, Tuple
 
 import torch
 from fvcore.common.config import CfgNode
 
-from common import interleaved_ms, write_json
+from common import interleaved_ms, step_parser, write_json
 from mutualnet_video.utils.machine import machine_record
 from mutualnet_video.config import SubnetConfig, load_config
 from mutualnet_video.data.derive import derive_input
@@ -106,16 +105,10 @@ def print_train_step(result: Dict) -> None:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cfg", default="configs/Kinetics/X3D_S.yaml")
-    parser.add_argument("--batch", type=int, default=2)
-    parser.add_argument("--step", type=int, default=0, help="which step's configs to use")
+    parser = step_parser(__doc__, "configs/Kinetics/X3D_S.yaml", 2, "output/bench/bench_train_step.json")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--amp", action="store_true", help="autocast + GradScaler (float16 on CUDA, bfloat16 on CPU)")
-    parser.add_argument("--out", default="output/bench/bench_train_step.json")
-    parser.add_argument("--opts", nargs=argparse.REMAINDER, default=[], help="config overrides KEY VALUE")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)

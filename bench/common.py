@@ -1,5 +1,6 @@
 """What the benchmarks share: interleaved timing with medians, and json output (``write_json``,
 the atomic indented write of ``data_prep.common``)."""
+import argparse
 import os
 import statistics
 import sys
@@ -10,7 +11,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 from data_prep.common import write_json  # noqa: E402
 from mutualnet_video.export import measure_latency  # noqa: E402
 
-__all__ = ["interleaved_ms", "write_json"]
+__all__ = ["interleaved_ms", "step_parser", "write_json"]
 
 
 def interleaved_ms(runs: Dict[Hashable, Callable[[], object]], repeats: int, warmup: int = 1,
@@ -32,3 +33,16 @@ def interleaved_ms(runs: Dict[Hashable, Callable[[], object]], repeats: int, war
             times[key].append(measure_latency(runs[key], warmup=0, repeats=1, cuda=cuda))
     return {key: statistics.median(t) for key, t in times.items()}
 
+
+
+def step_parser(doc: str, cfg: str, batch: int, out: str) -> argparse.ArgumentParser:
+    """The arguments every training-step benchmark takes (``--cfg --batch --step --threads --out
+    --opts``), with its own defaults; a script adds its own before parsing."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cfg", default=cfg)
+    parser.add_argument("--batch", type=int, default=batch)
+    parser.add_argument("--step", type=int, default=0, help="which step's configs to use")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", default=out)
+    parser.add_argument("--opts", nargs=argparse.REMAINDER, default=[], help="config overrides KEY VALUE")
+    return parser
