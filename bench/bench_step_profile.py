@@ -31,7 +31,8 @@ def _is_depthwise(weight_shape) -> bool:
 
 
 def _category(name: str, shapes) -> str:
-    """The category of a top-level operator event, or '' when it is counted inside another one."""
+    """The category of an operator event, or '' for the rest (which ``other`` covers). Only top-level
+    operators are named, so no time is counted twice: ``aten::convolution`` includes the kernel it calls."""
     if name == "aten::convolution_backward":  # inputs: grad_output, input, weight, ...
         return "conv_backward_" + ("depthwise" if _is_depthwise(shapes[2]) else "dense")
     if name == "aten::convolution":  # inputs: input, weight, ...

@@ -34,7 +34,6 @@ def interleaved_ms(runs: Dict[Hashable, Callable[[], object]], repeats: int, war
     return {key: statistics.median(t) for key, t in times.items()}
 
 
-
 def step_parser(doc: str, cfg: str, batch: int, out: str) -> argparse.ArgumentParser:
     """The arguments every training-step benchmark takes (``--cfg --batch --step --threads --out
     --opts``), with its own defaults; a script adds its own before parsing."""
