@@ -186,10 +186,10 @@ def choose_lrs(plan: Plan, static_config: Optional[SubnetConfig]) -> Dict:
 
 def share_bn_bank(train_cfg, val_cfg, checkpoint: str) -> None:
     """Give the val grid the BN statistics the test grid calibrated for ``checkpoint`` (the same
-    model on both splits, and no second calibration)."""
-    target = BankStore(val_cfg, checkpoint)
+    model on both splits, and no second calibration), replacing any the val grid had."""
     bank = BankStore(train_cfg, checkpoint).bank
-    if not os.path.isfile(target.path) and len(bank):
+    if len(bank):
+        target = BankStore(val_cfg, checkpoint)
         target.bank = bank
         target.save()
 

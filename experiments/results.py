@@ -11,7 +11,8 @@ import os
 from typing import Dict, List
 
 from mutualnet_video.budget import BudgetTable, SubnetSpace, model_stats
-from mutualnet_video.budget.table import CURVE_JSON
+from mutualnet_video.budget.calibrate import bank_batches
+from mutualnet_video.budget.table import CURVE_JSON, row_config
 from mutualnet_video.config import SubnetConfig
 from mutualnet_video.data import build_loader
 from mutualnet_video.engine.sampler import ConfigSampler
@@ -45,8 +46,11 @@ def curve(output_dir: str) -> List[Dict]:
 
 
 def curve_complete(cfg) -> bool:
-    """OUTPUT_DIR/curve.json has a row for every config of the run's grid."""
-    done = {str(SubnetConfig(r["width"], r["crop"], r["frames"])) for r in curve(cfg.OUTPUT_DIR)}
+    """OUTPUT_DIR/curve.json has a row for every config of the run's grid, each with BN statistics
+    from as many calibration batches as ``cfg`` asks for (a grid made with fewer is stale)."""
+    path = os.path.join(cfg.OUTPUT_DIR, CURVE_JSON)
+    rows = BudgetTable.load(path) if os.path.isfile(path) else []
+    done = {str(row_config(r)) for r in rows if r["bn_batches"] >= bank_batches(cfg)}
     return {str(c) for c in SubnetSpace(cfg).eval_grid()} <= done
 
 

@@ -104,7 +104,8 @@ def tiny_data(tmp_path_factory):
     return str(out)
 
 
-def test_grid_evaluation_writes_curve_files_and_resumes(tiny_data, tmp_path, monkeypatch):
+def _grid_run(tiny_data, tmp_path):
+    """A tiny X3D on ``tiny_data`` (3 training batches of 2), its config and a saved checkpoint."""
     cfg = x3d_cfg("XS", frames=4, crop=48, num_classes=2)
     cfg.X3D.WIDTH_FACTOR, cfg.X3D.DEPTH_FACTOR, cfg.X3D.DIM_C5 = 1.0, 1.0, 32
     cfg.MUTUALNET.WIDTH_RANGE = [0.5, 1.0]
@@ -118,6 +119,11 @@ def test_grid_evaluation_writes_curve_files_and_resumes(tiny_data, tmp_path, mon
     ckpt = str(tmp_path / "checkpoints" / "checkpoint_epoch_00001.pyth")
     os.makedirs(os.path.dirname(ckpt))
     torch.save({"epoch": 1, "model_state": model.state_dict()}, ckpt)
+    return cfg, model, ckpt
+
+
+def test_grid_evaluation_writes_curve_files_and_resumes(tiny_data, tmp_path, monkeypatch):
+    cfg, model, ckpt = _grid_run(tiny_data, tmp_path)
     first = [SubnetConfig(1.0, 48, 4), SubnetConfig(0.5, 32, 2)]
     rows = evaluate_grid(cfg, model, ckpt, configs=first)
     assert [r["width"] for r in rows] == [1.0, 0.5] and all(r["num_videos"] == 4 for r in rows)
@@ -136,3 +142,32 @@ def test_grid_evaluation_writes_curve_files_and_resumes(tiny_data, tmp_path, mon
     assert len(simplejson.load(open(tmp_path / "curve.json"))) == 3 and len(rows) == 3
     frontier = simplejson.load(open(tmp_path / "query_table.json"))
     assert all(a["gflops"] < b["gflops"] and a["top1"] < b["top1"] for a, b in zip(frontier, frontier[1:]))
+
+
+def test_grid_recalibrates_on_more_batches_than_the_split_holds(tiny_data, tmp_path, monkeypatch):
+    """A grid made with fewer BN batches than MUTUALNET.EVAL_GRID.BN_BATCHES is stale: every config is
+    calibrated again, drawing the 3-batch training split again to reach 5 batches, and tested again."""
+    cfg, model, ckpt = _grid_run(tiny_data, tmp_path)
+    configs = [SubnetConfig(1.0, 48, 4), SubnetConfig(0.5, 32, 2)]
+    assert [r["bn_batches"] for r in evaluate_grid(cfg, model, ckpt, configs=configs)] == [2, 2]
+
+    drawn, tested = [], []
+    real_test, real_calibrate = grid_module.multiview_test, calibrate_module.calibrate_bn
+
+    def counting_calibrate(model, batches, sub, num_batches, forward=None):
+        def counted():
+            for batch in batches:
+                drawn[-1] += 1
+                yield batch
+        drawn.append(0)
+        return real_calibrate(model, counted(), sub, num_batches, forward)
+
+    monkeypatch.setattr(calibrate_module, "calibrate_bn", counting_calibrate)
+    monkeypatch.setattr(grid_module, "multiview_test", lambda *a, **k: tested.append(1) or real_test(*a, **k))
+    cfg.MUTUALNET.EVAL_GRID.BN_BATCHES = 5
+    rows = evaluate_grid(cfg, build_model(cfg), ckpt, configs=configs)
+    assert drawn == [5, 5] and len(tested) == 2
+    assert [r["bn_batches"] for r in rows] == [5, 5]
+    bank = torch.load(ckpt, weights_only=True)["bn_bank"]["entries"]
+    assert {k: v["num_batches"] for k, v in bank.items()} == {str(c): 5 for c in configs}
+    assert [r["bn_batches"] for r in simplejson.load(open(tmp_path / "curve.json"))] == [5, 5]

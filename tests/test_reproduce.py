@@ -4,11 +4,14 @@ import math
 from pathlib import Path
 
 import pytest
+import torch
 from PIL import Image
 
 from data_prep.make_synthetic import make_synthetic
-from experiments import protocol, report, runner, stats
+from experiments import protocol, report, results, runner, stats
 from experiments import reproduce_synthetic as driver
+from mutualnet_video.budget import BankStore, BNBank, BudgetTable, SubnetSpace
+from mutualnet_video.budget.table import CURVE_JSON
 from mutualnet_video.config import SubnetConfig, load_config
 
 STATIC = "w1.00-c32-t4"
@@ -134,3 +137,33 @@ def test_a_folder_with_outputs_of_another_driver_is_refused(tmp_path):
     with pytest.raises(SystemExit, match="did not make"):
         runner.execute(call, driver.load_cfg, "[1/1]")
     assert not (folder / "driver-train+test.json").exists()
+
+
+def test_a_grid_calibrated_on_fewer_bn_batches_is_stale(tmp_path):
+    """The config asks for more BN batches than the grid was calibrated on: the call is not
+    complete (so a resumed driver evaluates it again), and the val grid gets the test grid's bank."""
+    opts = ["OUTPUT_DIR", str(tmp_path / "run")]
+    cfg = load_config([driver.BASE_CFG], opts)  # MUTUALNET.EVAL_GRID.BN_BATCHES 48
+    rows = [{**sub.to_dict(), "bn_batches": 8} for sub in SubnetSpace(cfg).eval_grid()]
+    BudgetTable(rows).save(str(tmp_path / "run" / CURVE_JSON))
+    assert not results.curve_complete(cfg)
+    assert results.curve_complete(load_config([driver.BASE_CFG], opts + ["MUTUALNET.EVAL_GRID.BN_BATCHES", "8"]))
+    BudgetTable([dict(r, bn_batches=48) for r in rows]).save(str(tmp_path / "run" / CURVE_JSON))
+    assert results.curve_complete(cfg)
+
+    checkpoint = tmp_path / "run" / "checkpoints" / "checkpoint_epoch_00032.pyth"
+    checkpoint.parent.mkdir()
+    torch.save({"epoch": 32, "model_state": {}}, checkpoint)
+    checkpoint = str(checkpoint)
+    val_cfg = load_config([driver.BASE_CFG], ["OUTPUT_DIR", str(tmp_path / "run" / "val")])
+    stale, fresh = BNBank(), BNBank()
+    stale.add(SubnetConfig.parse("w1.00-c48-t8"), {"bn": {"mean": torch.zeros(2), "var": torch.ones(2)}}, 8)
+    fresh.add(SubnetConfig.parse("w1.00-c48-t8"), {"bn": {"mean": torch.ones(2), "var": torch.ones(2)}}, 48)
+    for store_cfg, bank in ((val_cfg, stale), (cfg, fresh)):
+        store = BankStore(store_cfg, checkpoint)
+        store.bank = bank
+        store.save()
+    driver.share_bn_bank(cfg, val_cfg, checkpoint)
+    shared = BankStore(val_cfg, checkpoint).bank
+    assert shared.num_batches(SubnetConfig.parse("w1.00-c48-t8")) == 48
+    assert torch.equal(shared.entries["w1.00-c48-t8"]["stats"]["bn"]["mean"], torch.ones(2))

@@ -5,9 +5,15 @@ statistics left by training fit none of them. ``calibrate_bn`` resets them and r
 training clips with the weights frozen: BN layers in train mode with ``momentum=None`` (cumulative
 average over batches), everything else in eval mode, no gradients. ``BNBank`` keeps each config's
 statistics (only the active channels), so evaluation and export never calibrate a config twice;
-``BankStore`` keeps the bank of a checkpoint on disk and calibrates what it lacks on the training split;
-``bn_calibrator`` serves the trainer's validation (calibrated afresh, not stored).
+``BankStore`` keeps the bank of a checkpoint on disk and calibrates what it lacks on the training split
+(``bank_batches``: MUTUALNET.EVAL_GRID.BN_BATCHES per config); ``bn_calibrator`` serves the trainer's
+validation (BN.NUM_BATCHES_PRECISE per config, calibrated afresh, not stored).
+
+How many batches matter: a MutualNet-trained network can be far more sensitive to its BN statistics
+than a static one. On the demo (X3D, 95k parameters, batch 16), eight calibration batches drawn with 4
+different seeds moved the full config's val top-1 of ONE checkpoint over 56-73%, against 67-69% with 24.
 """
+import itertools
 import os
 from typing import Callable, Dict, Iterable, Iterator, Optional
 
@@ -63,9 +69,7 @@ def calibrate_bn(
                 bn.reset_running_stats()
                 bn.momentum = None  # cumulative average
                 bn.train()
-            for batch in batches:
-                if used == num_batches:
-                    break
+            for batch in itertools.islice(batches, num_batches):  # no batch drawn beyond num_batches
                 forward(model, batch)
                 used += 1
             if used == 0:
@@ -142,9 +146,22 @@ BANK_FILE = "bn_bank.pyth"
 
 
 def calibration_batches(cfg: CfgNode, sub: SubnetConfig, device: torch.device):
-    """Training clips at ``sub``'s frames and crop, on ``device``."""
-    for inputs, *_ in build_loader(cfg, "train", sub=sub):
-        yield du.to_device(inputs, device)
+    """Training clips at ``sub``'s frames and crop, on ``device``, without end: a split shorter than
+    the batches asked for is drawn again (a new shuffle, new random views). Ends only if the split
+    yields no batch at all."""
+    while True:
+        drawn = 0
+        for inputs, *_ in build_loader(cfg, "train", sub=sub):
+            drawn += 1
+            yield du.to_device(inputs, device)
+        if not drawn:
+            return
+
+
+def bank_batches(cfg: CfgNode) -> int:
+    """Calibration batches per config of the stored bank (grid and export):
+    MUTUALNET.EVAL_GRID.BN_BATCHES, else (0) BN.NUM_BATCHES_PRECISE."""
+    return cfg.MUTUALNET.EVAL_GRID.BN_BATCHES or cfg.BN.NUM_BATCHES_PRECISE
 
 
 def rank_mean(stats: Stats) -> Stats:
@@ -168,7 +185,8 @@ class BankStore:
     path (a bank calibrated for other weights is not reused).
 
     ``store.prepare(model, sub, device)`` leaves ``sub``'s statistics in the model, calibrating them
-    first on BN.NUM_BATCHES_PRECISE training batches (and saving the bank) if it lacks them.
+    first on ``bank_batches(cfg)`` training batches (and saving the bank) if it lacks them or holds
+    them from fewer batches.
     """
 
     def __init__(self, cfg: CfgNode, checkpoint: Optional[str]):
@@ -195,7 +213,7 @@ class BankStore:
 
     def prepare(self, model: nn.Module, sub: SubnetConfig, device: torch.device) -> bool:
         """Apply ``sub``'s statistics to ``model``; returns True if they had to be calibrated."""
-        num = self.cfg.BN.NUM_BATCHES_PRECISE
+        num = bank_batches(self.cfg)
         if not self.bank.calibrate(model, calibration_batches(self.cfg, sub, device), sub, num, reduce=rank_mean):
             return False
         os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)

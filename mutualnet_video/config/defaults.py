@@ -246,6 +246,10 @@ _C.MUTUALNET.EVAL_GRID = CfgNode()
 _C.MUTUALNET.EVAL_GRID.WIDTHS = []
 _C.MUTUALNET.EVAL_GRID.CROPS = []
 _C.MUTUALNET.EVAL_GRID.FRAMES = []
+# Training batches each config's BN statistics are calibrated on for the curve and the exported
+# budgets (the bank stored with the checkpoint); 0: BN.NUM_BATCHES_PRECISE (the trainer's validation
+# always uses that). A split with fewer batches is drawn again.
+_C.MUTUALNET.EVAL_GRID.BN_BATCHES = 0
 
 # ------------------------------------------------------------------------- EXPORT
 _C.EXPORT = CfgNode()

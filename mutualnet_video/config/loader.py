@@ -93,6 +93,9 @@ def check_cfg(cfg: CfgNode) -> CfgNode:
     lo, hi = cfg.MUTUALNET.WIDTH_RANGE
     if not 0.0 < lo <= hi <= 1.0:
         raise ConfigError(f"MUTUALNET.WIDTH_RANGE must satisfy 0 < min <= max <= 1, got {[lo, hi]}")
+    if cfg.MUTUALNET.EVAL_GRID.BN_BATCHES < 0:
+        raise ConfigError("MUTUALNET.EVAL_GRID.BN_BATCHES must be >= 0 (0: BN.NUM_BATCHES_PRECISE), "
+                          f"got {cfg.MUTUALNET.EVAL_GRID.BN_BATCHES}")
     if cfg.SHARD_ID >= cfg.NUM_SHARDS:
         raise ConfigError(f"SHARD_ID ({cfg.SHARD_ID}) must be < NUM_SHARDS ({cfg.NUM_SHARDS})")
     for key, choices in CHOICES.items():

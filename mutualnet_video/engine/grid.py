@@ -15,7 +15,7 @@ from typing import Dict, List, Optional, Sequence
 import torch.nn as nn
 from fvcore.common.config import CfgNode
 
-from ..budget.calibrate import BankStore
+from ..budget.calibrate import BankStore, bank_batches
 from ..budget.flops import model_stats
 from ..budget.plot import plot_curves
 from ..budget.space import SubnetSpace
@@ -36,11 +36,13 @@ def _views(cfg: CfgNode) -> int:
     return cfg.TEST.NUM_ENSEMBLE_VIEWS * cfg.TEST.NUM_SPATIAL_CROPS
 
 
-def _finished_rows(path: str, checkpoint: Optional[str]) -> Dict[str, Dict]:
-    """Rows of an earlier (interrupted) grid evaluation of the same checkpoint, by config name."""
+def _finished_rows(path: str, checkpoint: Optional[str], bn_batches: int) -> Dict[str, Dict]:
+    """Rows of an earlier (interrupted) grid evaluation of the same checkpoint with BN statistics
+    from at least ``bn_batches`` batches, by config name."""
     if not os.path.isfile(path):
         return {}
-    return {str(row_config(r)): r for r in BudgetTable.load(path) if r.get("checkpoint") == checkpoint}
+    return {str(row_config(r)): r for r in BudgetTable.load(path)
+            if r.get("checkpoint") == checkpoint and r.get("bn_batches", 0) >= bn_batches}
 
 
 def evaluate_grid(cfg: CfgNode, model: nn.Module, checkpoint: Optional[str],
@@ -48,8 +50,8 @@ def evaluate_grid(cfg: CfgNode, model: nn.Module, checkpoint: Optional[str],
                   extra_markers: Optional[Dict[str, List[Dict]]] = None) -> List[Dict]:
     """Calibrate and test every config of the grid; write the curve files; return the rows.
 
-    Configs already in ``OUTPUT_DIR/curve.json`` for the same ``checkpoint`` are not redone, and
-    configs already in the BN bank are not re-calibrated.
+    Configs already in ``OUTPUT_DIR/curve.json`` for the same ``checkpoint`` (and as many BN
+    calibration batches) are not redone, and configs already in the BN bank are not re-calibrated.
     """
     device = du.get_device(cfg)
     model = du.unwrap(model).to(device)
@@ -57,7 +59,7 @@ def evaluate_grid(cfg: CfgNode, model: nn.Module, checkpoint: Optional[str],
     configs = list(configs or space.eval_grid())
     os.makedirs(cfg.OUTPUT_DIR, exist_ok=True)
     curve_path = os.path.join(cfg.OUTPUT_DIR, CURVE_JSON)
-    done = _finished_rows(curve_path, checkpoint)
+    done = _finished_rows(curve_path, checkpoint, bank_batches(cfg))
     store = BankStore(cfg, checkpoint)
     num_videos = build_dataset(cfg, "test").num_videos
     amp = cfg.TRAIN.MIXED_PRECISION and device.type == "cuda"

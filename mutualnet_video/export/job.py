@@ -9,7 +9,7 @@ import torch
 import torch.nn as nn
 from fvcore.common.config import CfgNode
 
-from ..budget.calibrate import BankStore
+from ..budget.calibrate import BankStore, bank_batches
 from ..budget.flops import model_stats
 from ..budget.space import SubnetSpace
 from ..budget.table import QUERY_TABLE, BudgetTable, row_config
@@ -62,7 +62,7 @@ def export_checkpoint(cfg: CfgNode, checkpoint: str, out_dir: str, measure_laten
     store = BankStore(cfg, checkpoint)
     for sub in map(row_config, rows):
         if store.prepare(model, sub, torch.device("cpu")):
-            logger.info("calibrated BN statistics of %s on %d batches", sub, cfg.BN.NUM_BATCHES_PRECISE)
+            logger.info("calibrated BN statistics of %s on %d batches", sub, bank_batches(cfg))
     manifest = export_bundle(model, cfg, store.bank, rows, out_dir, source_checkpoint=checkpoint,
                              formats=cfg.EXPORT.FORMATS, query_table=list(table or rows),
                              measure_latency=measure_latency)
