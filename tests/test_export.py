@@ -10,7 +10,8 @@ import torch
 from mutualnet_video.budget import BNBank, BudgetError, SubnetSpace, model_stats
 from mutualnet_video.budget.flops import count_gflops
 from mutualnet_video.config import SubnetConfig
-from mutualnet_video.export import BundleError, SlimmableRuntime, export_bundle, extract_subnet, load_bundle, load_static
+from mutualnet_video.export import (BundleError, SlimmableRuntime, busy_cpu_warning, export_bundle, extract_subnet,
+                                    load_bundle, load_static)
 from mutualnet_video.models import build_model
 from mutualnet_video.slim import width
 
@@ -171,3 +172,11 @@ def test_shared_weight_runtime_switches_budget_without_reloading(bundle):
     slow, fast = sorted(manifest["budgets"], key=lambda e: -e["latency_ms"]["batch_1"])
     assert runtime.set_budget(latency_ms=slow["latency_ms"]["batch_1"])["width"] == rows[-1]["width"]
     assert runtime.set_budget(latency_ms=fast["latency_ms"]["batch_1"])["width"] == fast["config"]["width"]
+
+
+def test_latency_on_a_busy_cpu_is_flagged(monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (4.1, 3.0, 2.0))  # another 2-thread job beside ours
+    assert "load average 4.1 on 2 cores" in busy_cpu_warning()
+    monkeypatch.setattr(os, "getloadavg", lambda: (2.3, 3.0, 2.0))  # our own 2 threads, nothing else
+    assert busy_cpu_warning() is None

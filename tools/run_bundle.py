@@ -8,13 +8,14 @@ Prints, per exported config, the predicted class, its probability and the ONNX R
 """
 import argparse
 import os
+import sys
 
 import numpy as np
 import simplejson
 
 from mutualnet_video.config import SubnetConfig, cfg_from_text
 from mutualnet_video.data.clip import load_clip
-from mutualnet_video.export import load_bundle, measure_latency
+from mutualnet_video.export import busy_cpu_warning, load_bundle, measure_latency
 from mutualnet_video.utils.checkpoint import read_entry
 
 
@@ -37,6 +38,9 @@ def main(argv=None):
 
     bundle = load_bundle(args.bundle)  # verifies every checksum
     names = class_names(args.labels)
+    warning = busy_cpu_warning()
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"{'config':<16} {'GFLOPs':>7} {'prediction':<28} {'prob':>5} {'ORT ms':>7}")
     results = []
     for entry in sorted(bundle.entries, key=lambda e: e["gflops"]):

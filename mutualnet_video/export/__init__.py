@@ -2,10 +2,10 @@
 from .bundle import Bundle, BundleError, InputSpec, export_bundle, load_bundle, sha256_file
 from .extract import extract_subnet
 from .formats import export_onnx, export_torchscript, load_static
-from .latency import measure_latency
+from .latency import busy_cpu_warning, measure_latency
 from .runtime import SlimmableRuntime
 
 __all__ = [
-    "Bundle", "BundleError", "InputSpec", "SlimmableRuntime", "export_bundle", "export_onnx",
+    "Bundle", "BundleError", "InputSpec", "SlimmableRuntime", "busy_cpu_warning", "export_bundle", "export_onnx",
     "export_torchscript", "extract_subnet", "load_bundle", "load_static", "measure_latency", "sha256_file",
 ]

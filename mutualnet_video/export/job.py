@@ -16,6 +16,7 @@ from ..budget.table import QUERY_TABLE, BudgetTable, row_config
 from ..models import build_model
 from ..models.loading import load_checkpoint
 from .bundle import export_bundle, measured_latencies
+from .latency import busy_cpu_warning
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +61,9 @@ def export_checkpoint(cfg: CfgNode, checkpoint: str, out_dir: str, measure_laten
     table = BudgetTable.load(table_path) if os.path.isfile(table_path) else None
     rows = export_plan(cfg, model, table)
     store = BankStore(cfg, checkpoint)
+    warning = busy_cpu_warning() if measure_latency and not torch.cuda.is_available() else None
+    if warning:
+        logger.warning(warning)
     for sub in map(row_config, rows):
         if store.prepare(model, sub, torch.device("cpu")):
             logger.info("calibrated BN statistics of %s on %d batches", sub, bank_batches(cfg))
