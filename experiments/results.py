@@ -21,7 +21,7 @@ from mutualnet_video.slim import slim_layers
 from mutualnet_video.utils.logging import STATS_FILE, read_json_stats
 
 TRAIN_PASS_FACTOR = 3  # one training pass on a clip ~ forward + backward ~ 3 forwards
-CURVE_KEYS = ("width", "crop", "frames", "gflops", "params", "top1", "top5", "num_videos")
+CURVE_KEYS = ("width", "crop", "frames", "gflops", "params", "top1", "top5", "num_videos", "bn_batches")
 
 
 def _epoch_number(record: Dict) -> int:
@@ -48,9 +48,8 @@ def curve(output_dir: str) -> List[Dict]:
 def curve_complete(cfg) -> bool:
     """OUTPUT_DIR/curve.json has a row for every config of the run's grid, each with BN statistics
     from as many calibration batches as ``cfg`` asks for (a grid made with fewer is stale)."""
-    path = os.path.join(cfg.OUTPUT_DIR, CURVE_JSON)
-    rows = BudgetTable.load(path) if os.path.isfile(path) else []
-    done = {str(row_config(r)) for r in rows if r["bn_batches"] >= bank_batches(cfg)}
+    needed = bank_batches(cfg)
+    done = {str(row_config(r)) for r in curve(cfg.OUTPUT_DIR) if r["bn_batches"] >= needed}
     return {str(c) for c in SubnetSpace(cfg).eval_grid()} <= done
 
 

@@ -144,7 +144,8 @@ def test_a_grid_calibrated_on_fewer_bn_batches_is_stale(tmp_path):
     complete (so a resumed driver evaluates it again), and the val grid gets the test grid's bank."""
     opts = ["OUTPUT_DIR", str(tmp_path / "run")]
     cfg = load_config([driver.BASE_CFG], opts)  # MUTUALNET.EVAL_GRID.BN_BATCHES 48
-    rows = [{**sub.to_dict(), "bn_batches": 8} for sub in SubnetSpace(cfg).eval_grid()]
+    rows = [{**sub.to_dict(), "gflops": 1.0, "params": 1, "top1": 50.0, "top5": 100.0, "num_videos": 480,
+             "bn_batches": 8} for sub in SubnetSpace(cfg).eval_grid()]
     BudgetTable(rows).save(str(tmp_path / "run" / CURVE_JSON))
     assert not results.curve_complete(cfg)
     assert results.curve_complete(load_config([driver.BASE_CFG], opts + ["MUTUALNET.EVAL_GRID.BN_BATCHES", "8"]))

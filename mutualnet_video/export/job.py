@@ -61,12 +61,12 @@ def export_checkpoint(cfg: CfgNode, checkpoint: str, out_dir: str, measure_laten
     table = BudgetTable.load(table_path) if os.path.isfile(table_path) else None
     rows = export_plan(cfg, model, table)
     store = BankStore(cfg, checkpoint)
-    warning = busy_cpu_warning() if measure_latency and not torch.cuda.is_available() else None
-    if warning:
-        logger.warning(warning)
     for sub in map(row_config, rows):
         if store.prepare(model, sub, torch.device("cpu")):
             logger.info("calibrated BN statistics of %s on %d batches", sub, bank_batches(cfg))
+    warning = busy_cpu_warning() if measure_latency else None  # the latencies are CPU times
+    if warning:
+        logger.warning(warning)
     manifest = export_bundle(model, cfg, store.bank, rows, out_dir, source_checkpoint=checkpoint,
                              formats=cfg.EXPORT.FORMATS, query_table=list(table or rows),
                              measure_latency=measure_latency)
