@@ -1,6 +1,6 @@
 """The reproduction's tables and claims, from the per-run results (one dict per run and seed, as
 ``reproduce_synthetic.run_result`` makes them: ``method``, ``seed``, ``config``, ``test`` and ``val``
-curves, ``val_history``, costs).
+curves, ``val_history``, ``train_history``, costs).
 
 Top-1 is the multi-view **test** top-1 of the grid evaluation. "Best within a budget" is the config
 with the best **val** top-1 (the grid evaluated on the val videos with test-time views) among those
@@ -98,16 +98,44 @@ def cost_table(results: Sequence[Dict]) -> List[Dict]:
     return table
 
 
+def _mean_curves(results: Sequence[Dict], history: str, value) -> Dict[str, List[Dict]]:
+    """Per run name: ``value`` of each epoch's record in ``history``, mean and std over the seeds
+    (the epochs every seed has)."""
+    curves = {}
+    for name in dict.fromkeys(r["run"] for r in results):
+        histories = [r[history] for r in results if r["run"] == name]
+        epochs = sorted(set.intersection(*({h["epoch"] for h in records} for records in histories)))
+        curves[name] = [{"epoch": e, **mean_std(value(next(h for h in records if h["epoch"] == e))
+                                                 for records in histories)} for e in epochs]
+    return curves
+
+
 def val_curves(results: Sequence[Dict]) -> Dict[str, List[Dict]]:
     """Per run name: the val top-1 of its full config (single view) per validated epoch, mean and std
     over the seeds."""
-    curves = {}
+    return _mean_curves(results, "val_history", lambda h: h["top1"][0])
+
+
+def train_curves(results: Sequence[Dict]) -> Dict[str, List[Dict]]:
+    """Per run name: the full config's top-1 on the training clips per epoch, mean and std over the seeds."""
+    return _mean_curves(results, "train_history", lambda h: h["top1"])
+
+
+def fit_table(results: Sequence[Dict]) -> List[Dict]:
+    """Per run name, at the last epoch: how well the largest config it trains fits the training clips
+    (top-1, label loss) against its test top-1 (mean and std over seeds). A method behind on test
+    with a lower training top-1 and a similar gap is underfit; with a larger gap it overfits."""
+    table = []
     for name in dict.fromkeys(r["run"] for r in results):
-        histories = [r["val_history"] for r in results if r["run"] == name]
-        epochs = sorted(set.intersection(*({h["epoch"] for h in history} for history in histories)))
-        curves[name] = [{"epoch": e, **mean_std(next(h["top1"][0] for h in history if h["epoch"] == e)
-                                                 for history in histories)} for e in epochs]
-    return curves
+        runs = [r for r in results if r["run"] == name]
+        last = [r["train_history"][-1] for r in runs]
+        largest = [max(r["test"], key=lambda row: row["gflops"]) for r in runs]
+        table.append({"run": name, "config": str(row_config(largest[0])),
+                      "train_top1": mean_std(h["top1"] for h in last),
+                      "loss_full": mean_std(h["loss_full"] for h in last),
+                      "test_top1": mean_std(row["top1"] for row in largest),
+                      "gap": mean_std(h["top1"] - row["top1"] for h, row in zip(last, largest))})
+    return table
 
 
 def _comparisons(rows: Sequence[Dict], label_key, diff_key) -> List[Dict]:
@@ -156,9 +184,11 @@ def cost_ratios(cost: Sequence[Dict]) -> Optional[Dict]:
 
 
 def analyse(results: Sequence[Dict], static_configs: Sequence[str]) -> Dict:
-    """Every table, the claims and the validation curves (of the methods that ran)."""
+    """Every table, the claims, the fit on the training data and the per-epoch curves (of the methods
+    that ran)."""
     grid, budgets = grid_table(results), budget_table(results)
     static = static_table(results, static_configs) if present(results, ["static"]) else []
     cost = cost_table(results)
     return {"grid": grid, "budgets": budgets, "static": static, "cost": cost, "cost_ratios": cost_ratios(cost),
-            "claims": claims(grid, budgets, static), "val_curves": val_curves(results)}
+            "claims": claims(grid, budgets, static), "fit": fit_table(results), "val_curves": val_curves(results),
+            "train_curves": train_curves(results)}

@@ -52,13 +52,15 @@ def plot_accuracy(summary: Dict, out: str, docs: str) -> str:
 
 
 def plot_val_epochs(summary: Dict, out: str, docs: str) -> str:
-    """Single-view val top-1 of the full config versus epoch, one line per run (mean over seeds,
-    shaded ± std), in one figure: whether every method's validation accuracy has plateaued."""
+    """Top-1 of the full config versus epoch, one colour per run (mean over seeds): single-view val
+    (solid, shaded ± std) and the training clips (dashed), in one figure: whether every method's
+    validation accuracy has plateaued, and how well each fits its training data."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
+    train = summary["analysis"]["train_curves"]
     for name, points in summary["analysis"]["val_curves"].items():
         epochs = [p["epoch"] for p in points]
         mean = [p["mean"] for p in points]
@@ -66,10 +68,13 @@ def plot_val_epochs(summary: Dict, out: str, docs: str) -> str:
         line, = ax.plot(epochs, mean, marker="o", label=LABELS.get(name, name))
         ax.fill_between(epochs, [m - s for m, s in zip(mean, std)], [m + s for m, s in zip(mean, std)],
                         color=line.get_color(), alpha=0.15)
+        ax.plot([p["epoch"] for p in train[name]], [p["mean"] for p in train[name]], linestyle="--",
+                color=line.get_color(), alpha=0.7)
     ax.axhline(100.0 / summary["num_classes"], color="grey", linestyle=":", label="chance")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("val top-1 (%), full config, single view")
-    ax.set_title(f"Validation accuracy during training, mean of {len(summary['seeds'])} seeds")
+    ax.set_ylabel("top-1 (%), full config")
+    ax.set_title(f"Val (solid, single view) and training clips (dashed), mean of {len(summary['seeds'])} seeds",
+                 fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -124,7 +129,12 @@ def findings(summary: Dict) -> List[str]:
     """Verdicts per claim (with every comparison's interval), the training cost, and caveats."""
     a = summary["analysis"]
     ratios = a["cost_ratios"]
-    lines = [line for claim in a["claims"] for line in _claim_lines(claim)]
+    lines, needed = [], summary["bootstrap"]["min_seeds"]
+    if len(summary["seeds"]) < needed:
+        lines.append(f"- **Too few seeds for a verdict**: {len(summary['seeds'])} seeds; a verdict needs at least "
+                     f"{needed}, so every comparison is undecided. The intervals are given, but from so few seeds "
+                     "they are not 95% intervals (see `experiments/stats.py`).")
+    lines += [line for claim in a["claims"] for line in _claim_lines(claim)]
     if ratios:
         lines.append(f"- **(3) Training cost**: one MutualNet run took {ratios['train_gflops']:.2f}x the training "
                      f"GFLOPs, {ratios['train_s']:.2f}x the training time and {ratios['wall_s']:.2f}x the wall time of "
@@ -180,7 +190,8 @@ def render(summary: Dict) -> str:
            "(per seed), reported with its test top-1.",
            f"- Differences: MutualNet minus the other method, paired by seed; mean and 95% percentile bootstrap "
            f"interval over seeds ({s['bootstrap']['resamples']} resamples, RNG seed {s['bootstrap']['seed']}). "
-           "Verdict: held (interval above 0), failed (below 0), undecided (contains 0).",
+           f"Verdict: held (interval above 0), failed (below 0), undecided (contains 0, or fewer than "
+           f"{s['bootstrap']['min_seeds']} seeds).",
            "", "### Learning-rate sweep (val top-1, %)", "", *sweep_lines(s["sweep"]),
            "", "### Verdicts", "", *findings(s), "",
            f"![accuracy vs GFLOPs]({CURVE_PLOT}.png)", "",
@@ -201,6 +212,13 @@ def render(summary: Dict) -> str:
     out += ["", "Best config within each budget (chosen on val, test top-1)", "",
             *_grid_header("GFLOPs <=", methods, others)]
     out += [f"| {r['gflops']:.5f} | " + _grid_cells(r, methods, others) for r in a["budgets"]]
+    out += ["", "### Fit on the training data (the largest config each run trains, last epoch)", "",
+            "Training top-1 and label loss are the trainer's, on that epoch's training clips (random views, BN in "
+            "training mode). A method behind on test with a lower training top-1 and a similar gap is underfit; "
+            "with a larger gap it overfits.", "",
+            "| run | config | training top-1 | label loss | test top-1 | training - test |", "|---|---|---|---|---|---|"]
+    out += [f"| {r['run']} | {r['config']} | {_ms(r['train_top1'])} | {_ms(r['loss_full'], '.3f')} | "
+            f"{_ms(r['test_top1'])} | {_ms(r['gap'])} |" for r in a["fit"]]
     out += ["", "### (3) Training cost per run", "",
             f"Training GFLOPs = sum over steps of every trained config's forward GFLOPs per clip x clips per step x "
             f"{TRAIN_PASS_FACTOR} (forward + backward ~ 3 forwards); BN calibration, validation and the grid "

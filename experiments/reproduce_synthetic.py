@@ -46,7 +46,7 @@ from experiments import protocol, report, stats  # noqa: E402
 from experiments.analysis import analyse  # noqa: E402
 from experiments.protocol import Run  # noqa: E402
 from experiments.results import (TRAIN_PASS_FACTOR, FlopsTable, curve, sweep_score,  # noqa: E402
-                                 training_cost, val_history)
+                                 train_history, training_cost, val_history)
 from experiments.runner import Call, execute, stage_opts  # noqa: E402
 from mutualnet_video.config import SubnetConfig, load_config  # noqa: E402
 from mutualnet_video.budget import BankStore  # noqa: E402
@@ -223,7 +223,8 @@ def run_result(run: Run, directory: str, val_dir: str, train_call: Call, records
     return {"run": run.name, "method": run.method, "seed": run.seed, "lr": run.lr,
             "config": None if run.config is None else str(run.config), "output_dir": directory,
             "reused_sweep_run": reused, "wall_s": sum(r["wall_s"] for r in records), **record["cost"],
-            "test": curve(directory), "val": curve(val_dir), "val_history": val_history(directory)}
+            "test": curve(directory), "val": curve(val_dir), "val_history": val_history(directory),
+            "train_history": train_history(directory)}
 
 
 def calls_wall_s(out: str) -> float:
@@ -268,7 +269,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
         "data_dir": reference.DATA.PATH_TO_DATA_DIR, "data": data, "num_classes": reference.MODEL.NUM_CLASSES,
         "num_test_videos": results[0]["test"][0]["num_videos"], "num_val_videos": results[0]["val"][0]["num_videos"],
         "static_configs": [str(c) for c in static_configs], "sweep": sweep,
-        "bootstrap": {"resamples": stats.RESAMPLES, "level": stats.LEVEL, "seed": stats.BOOTSTRAP_SEED},
+        "bootstrap": {"resamples": stats.RESAMPLES, "level": stats.LEVEL, "seed": stats.BOOTSTRAP_SEED,
+                      "min_seeds": stats.MIN_SEEDS},
         "train_pass_factor": TRAIN_PASS_FACTOR, "runs": results,
         "analysis": analyse(results, [str(c) for c in static_configs]),
         "calls_wall_s": calls_wall_s(args.out),

@@ -60,6 +60,13 @@ def val_history(output_dir: str) -> List[Dict]:
             for r in last_per_epoch(read_json_stats(output_dir, "val_epoch"))]
 
 
+def train_history(output_dir: str) -> List[Dict]:
+    """Per trained epoch: the epoch, the full config's top-1 on that epoch's training clips (random views,
+    BN in training mode) and its label loss: how well the largest config fits the training data."""
+    return [{"epoch": _epoch_number(r), "top1": 100.0 - r["top1_err"], "loss_full": r["loss_full"]}
+            for r in last_per_epoch(read_json_stats(output_dir, "train_epoch"))]
+
+
 def sweep_score(output_dir: str) -> float:
     """The sweep criterion: mean single-view val top-1 over the validated configs at the last val_epoch."""
     history = val_history(output_dir)

@@ -5,7 +5,10 @@ Every comparison is paired by seed: for seed s, MutualNet's top-1 minus the othe
 the run with the same seed. Over the seeds: the mean difference and a 95% percentile bootstrap
 interval of that mean (seeds resampled with replacement, a fixed RNG seed, so the interval is
 reproducible). Verdict: ``held`` when the whole interval is above 0, ``failed`` when it is below 0,
-``undecided`` when it contains 0 (or with fewer than 2 seeds, where no interval exists).
+``undecided`` when it contains 0, or with fewer than ``MIN_SEEDS`` seeds. Below that the interval is
+still given but it is not a 95% interval: with 3 seeds or fewer, a resample of only the smallest
+difference is more likely than 2.5%, so the percentile interval is just [smallest, largest] and
+"held" would only mean that every seed agrees (3 of 3 agree by chance with probability 1/4).
 """
 import statistics
 from typing import Dict, Iterable, List, Mapping, Sequence
@@ -18,6 +21,7 @@ RESAMPLES = 10_000
 LEVEL = 0.95
 BOOTSTRAP_SEED = 0
 VERDICTS = ("held", "failed", "undecided")
+MIN_SEEDS = 5  # issue #12's protocol: at least 5 seeds before a comparison gets a verdict
 
 
 def mean_std(values: Iterable[float]) -> Dict:
@@ -51,7 +55,8 @@ def verdict(ci: Sequence[float]) -> str:
 
 def paired_difference(mutual: Mapping[int, float], other: Mapping[int, float]) -> Dict:
     """``mutual - other`` per seed (both keyed by seed; the seeds must match): the per-seed
-    differences, their mean, the bootstrap interval and the verdict."""
+    differences, their mean, the bootstrap interval (from 2 seeds) and the verdict (from
+    ``MIN_SEEDS`` seeds; ``undecided`` before)."""
     if set(mutual) != set(other):
         raise ValueError(f"paired comparison needs the same seeds, got {sorted(mutual)} and {sorted(other)}")
     seeds = sorted(mutual)
@@ -60,7 +65,7 @@ def paired_difference(mutual: Mapping[int, float], other: Mapping[int, float]) -
     if len(diffs) < 2:
         return {**result, "ci": None, "verdict": "undecided"}
     ci = bootstrap_ci(diffs)
-    return {**result, "ci": ci, "verdict": verdict(ci)}
+    return {**result, "ci": ci, "verdict": verdict(ci) if len(diffs) >= MIN_SEEDS else "undecided"}
 
 
 def tally(differences: Iterable[Dict]) -> Dict[str, int]:

@@ -13,9 +13,9 @@ SWEEP = {"seed": 0, "lrs": [0.05, 0.1], "criterion": "mean val top-1", "static_c
 def summary(results, methods):
     return {"command": "python experiments/reproduce_synthetic.py --seeds 0 1 2", "date": "2026-11-30T12:00:00+00:00",
             "machine": "test CPU", "out": "out", "base_config": "configs/demo/X3D_DEMO.yaml", "methods": methods,
-            "seeds": [0, 1, 2], "lrs": [0.05, 0.1], "epochs": 2, "views": 3, "data_dir": "data", "data": {"version": 3},
+            "seeds": sorted({r["seed"] for r in results}), "lrs": [0.05, 0.1], "epochs": 2, "views": 3, "data_dir": "data", "data": {"version": 3},
             "num_classes": 12, "num_test_videos": 4, "num_val_videos": 4, "sweep": SWEEP, "runs": results,
-            "bootstrap": {"resamples": 10000, "level": 0.95, "seed": 0}, "calls_wall_s": 600.0, "driver_wall_s": 60.0,
+            "bootstrap": {"resamples": 10000, "level": 0.95, "seed": 0, "min_seeds": 5}, "calls_wall_s": 600.0, "driver_wall_s": 60.0,
             "analysis": analysis.analyse(results, ["w0.50-c32-t8"] if "static" in methods else [])}
 
 
@@ -29,6 +29,16 @@ def test_section_has_protocol_verdicts_and_tables():
     assert "MutualNet - w x t" in text and "+5.0 [+5.0, +5.0] held" in text
     assert "(3) Training cost**: one MutualNet run took 4.00x the training GFLOPs" in text
     assert "The ablations use MutualNet's rate" in text
+    assert "| mutualnet | w1.00-c32-t8 | 83.0 ± 1.6 | 0.500 ± 0.000 | 72.0 ± 1.6 | 11.0 ± 3.2 |" in text  # fit on training data
+
+
+def test_section_with_fewer_seeds_than_the_protocol_says_so_and_decides_nothing():
+    results = [r for r in fake_results() if r["seed"] < 3]
+    text = report.render({**summary(results, ["mutualnet", "sandwich"]), "seeds": [0, 1, 2]})
+    assert "Too few seeds for a verdict**: 3 seeds; a verdict needs at least 5" in text
+    assert "held at 0, failed at 0, undecided at 2 of 2" in text  # +3 and +1 at every seed, still undecided
+    assert "+3.0 [+3.0, +3.0] undecided" in text
+    assert "Too few seeds" not in report.render(summary(fake_results(), ["mutualnet", "sandwich"]))
 
 
 def test_section_of_a_subset_leaves_out_the_missing_methods():

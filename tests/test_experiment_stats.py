@@ -11,8 +11,8 @@ def row(config: str, gflops: float, top1: float) -> dict:
 
 
 def test_constant_differences_give_a_zero_width_interval_at_that_value():
-    d = stats.paired_difference({0: 60.0, 1: 70.0, 2: 50.0}, {0: 57.5, 1: 67.5, 2: 47.5})
-    assert d["per_seed"] == [2.5, 2.5, 2.5] and d["mean"] == 2.5
+    d = stats.paired_difference({s: 50.0 + 5 * s for s in range(5)}, {s: 47.5 + 5 * s for s in range(5)})
+    assert d["per_seed"] == [2.5] * 5 and d["mean"] == 2.5
     assert d["ci"] == [2.5, 2.5] and d["verdict"] == "held"
 
 
@@ -29,10 +29,20 @@ def test_verdicts():
     assert stats.verdict([0.1, 3.0]) == "held"
     assert stats.verdict([-3.0, -0.1]) == "failed"
     assert stats.verdict([-1.0, 1.0]) == stats.verdict([0.0, 1.0]) == "undecided"
-    assert stats.paired_difference({0: 40.0, 1: 45.0}, {0: 50.0, 1: 52.0})["verdict"] == "failed"
-    mixed = stats.paired_difference({0: 40.0, 1: 60.0, 2: 50.0}, {0: 50.0, 1: 50.0, 2: 50.0})
+    behind = stats.paired_difference({s: 40.0 + s for s in range(5)}, {s: 50.0 for s in range(5)})
+    assert behind["ci"][1] < 0 and behind["verdict"] == "failed"
+    mixed = stats.paired_difference({0: 40.0, 1: 60.0, 2: 50.0, 3: 45.0, 4: 55.0}, {s: 50.0 for s in range(5)})
     assert mixed["ci"][0] < 0 < mixed["ci"][1] and mixed["verdict"] == "undecided"
     assert stats.tally([mixed, mixed, {"verdict": "held"}]) == {"held": 1, "failed": 0, "undecided": 2}
+
+
+def test_fewer_seeds_than_the_protocol_give_an_interval_but_no_verdict():
+    assert stats.MIN_SEEDS == 5
+    for n in (2, 3, 4):  # every seed far behind: still undecided until 5 seeds
+        d = stats.paired_difference({s: 40.0 + s for s in range(n)}, {s: 50.0 for s in range(n)})
+        assert d["n"] == n and d["ci"][1] < 0 and d["verdict"] == "undecided"
+    # with 2 or 3 seeds the 95% percentile interval is just [smallest, largest]: no more than a sign test
+    assert stats.bootstrap_ci([-10.0, -9.0, -8.0]) == [-10.0, -8.0]
 
 
 def test_pairing_needs_the_same_seeds_and_one_seed_has_no_interval():
@@ -56,16 +66,18 @@ def test_best_within_budget_is_chosen_on_val_and_reported_on_test():
 
 
 def _result(method, seed, test, val=None, config=None, history=(60.0, 70.0)):
+    train = (75.0, 85.0 - seed)
     return {"run": method if config is None else f"static_{config}", "method": method, "seed": seed,
             "config": config, "test": test, "val": val or test, "wall_s": 10.0, "train_s": 5.0,
             "train_gflops": 4.0 if config is None else 1.0,
-            "val_history": [{"epoch": e + 1, "configs": [], "top1": [t]} for e, t in enumerate(history)]}
+            "val_history": [{"epoch": e + 1, "configs": [], "top1": [t]} for e, t in enumerate(history)],
+            "train_history": [{"epoch": e + 1, "top1": t, "loss_full": 1.0 / (e + 1)} for e, t in enumerate(train)]}
 
 
 GRID = ("w1.00-c32-t8", 2.0), ("w0.50-c32-t8", 1.0)
 
 
-def fake_results(seeds=(0, 1, 2)):
+def fake_results(seeds=(0, 1, 2, 3, 4)):
     """Results of every method for ``seeds``: MutualNet is +3 over sandwich at the full config and +1
     at the small one on test; on val its small config looks best, so a 2-GFLOPs budget picks it
     although it is worse on test. The width x crop ablation ties, width x frames is -2 / +5; the
@@ -91,15 +103,22 @@ def test_analysis_pairs_by_seed_and_chooses_budgets_on_val():
     assert by_config["w1.00-c32-t8"]["diff"]["mutualnet_wc"]["verdict"] == "undecided"
     top_budget = a["budgets"][-1]
     assert top_budget["gflops"] == 2.0 and set(top_budget["chosen"]["mutualnet"].values()) == {"w0.50-c32-t8"}
-    assert top_budget["top1"]["mutualnet"]["mean"] == 61.0  # the val choice's test top-1, not the best test top-1
+    assert top_budget["top1"]["mutualnet"]["mean"] == 62.0  # the val choice's test top-1, not the best test top-1
     static = a["static"][0]
     assert static["diff_same"]["ci"] == [-1.0, -1.0] and static["diff_same"]["verdict"] == "failed"
     claims = {c["id"]: c for c in a["claims"]}
     assert claims["static_same_config"]["tally"] == {"held": 0, "failed": 1, "undecided": 0}
     assert claims["sandwich_same_config"]["tally"]["held"] == 2
     assert a["cost_ratios"]["train_gflops"] == 4.0
-    assert a["val_curves"]["mutualnet"] == [{"epoch": 1, "mean": 60.0, "std": 0.0, "n": 3},
-                                            {"epoch": 2, "mean": 70.0, "std": 0.0, "n": 3}]
+    assert a["val_curves"]["mutualnet"] == [{"epoch": 1, "mean": 60.0, "std": 0.0, "n": 5},
+                                            {"epoch": 2, "mean": 70.0, "std": 0.0, "n": 5}]
+    assert [p["mean"] for p in a["train_curves"]["mutualnet"]] == [75.0, 83.0]  # 85 - seed, seeds 0-4
+    fit = {r["run"]: r for r in a["fit"]}
+    # the largest config each run trains: MutualNet's full one, the static model's own; the last epoch
+    assert fit["mutualnet"]["config"] == "w1.00-c32-t8" and fit["static_w0.50-c32-t8"]["config"] == "w0.50-c32-t8"
+    assert fit["mutualnet"]["train_top1"]["mean"] == 83.0 and fit["mutualnet"]["loss_full"]["mean"] == 0.5
+    assert fit["mutualnet"]["test_top1"]["mean"] == 72.0 and fit["mutualnet"]["gap"]["mean"] == 11.0
+    assert fit["static_w0.50-c32-t8"]["gap"]["mean"] == 83.0 - 63.0
 
 
 def test_analysis_of_a_method_subset_has_only_its_claims():
