@@ -24,6 +24,17 @@ SECTION_END = "<!-- END reproduce_synthetic -->"
 SHORT = {"sandwich": "sandwich", "mutualnet_wc": "w x c", "mutualnet_wt": "w x t"}
 
 
+def _count(n: int, noun: str) -> str:
+    """``1 seed``, ``2 seeds``."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def _of_seeds(summary: Dict) -> str:
+    """``mean of 3 seeds`` (``seed 0`` for one)."""
+    seeds = summary["seeds"]
+    return f"seed {seeds[0]}" if len(seeds) == 1 else f"mean of {_count(len(seeds), 'seed')}"
+
+
 # ------------------------------------------------------------------------------ plots
 def _point(config: str, gflops: float, top1: float) -> Dict:
     """A curve row (config, GFLOPs, top-1) for the plot."""
@@ -45,7 +56,7 @@ def plot_accuracy(summary: Dict, out: str, docs: str) -> str:
     for r in static:
         path = save(f"static_{r['config']}", [_point(r["config"], r["gflops"], r["static"]["mean"])])
         specs += ["--marker", f"{path}:static {r['config']} (trained alone)"]
-    title = f"Synthetic object x direction, tiny X3D: test top-1, mean of {len(summary['seeds'])} seeds"
+    title = f"Synthetic object x direction, tiny X3D: test top-1, {_of_seeds(summary)}"
     subprocess.run([sys.executable, os.path.join(ROOT, "tools", "plot_curves.py"), *specs,
                     "--out", os.path.join(out, CURVE_PLOT), "--title", title], check=True, stdout=subprocess.DEVNULL)
     return _publish(os.path.join(out, CURVE_PLOT + ".png"), docs)
@@ -73,7 +84,7 @@ def plot_val_epochs(summary: Dict, out: str, docs: str) -> str:
     ax.axhline(100.0 / summary["num_classes"], color="grey", linestyle=":", label="chance")
     ax.set_xlabel("epoch")
     ax.set_ylabel("top-1 (%), full config")
-    ax.set_title(f"Val (solid, single view) and training clips (dashed), mean of {len(summary['seeds'])} seeds",
+    ax.set_title(f"Val (solid, single view) and training clips (dashed), {_of_seeds(summary)}",
                  fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
@@ -131,7 +142,7 @@ def findings(summary: Dict) -> List[str]:
     ratios = a["cost_ratios"]
     lines, needed = [], summary["bootstrap"]["min_seeds"]
     if len(summary["seeds"]) < needed:
-        lines.append(f"- **Too few seeds for a verdict**: {len(summary['seeds'])} seeds; a verdict needs at least "
+        lines.append(f"- **Too few seeds for a verdict**: {_count(len(summary['seeds']), 'seed')}; a verdict needs at least "
                      f"{needed}, so every comparison is undecided. The intervals are given, but from so few seeds "
                      "they are not 95% intervals (see `experiments/stats.py`).")
     lines += [line for claim in a["claims"] for line in _claim_lines(claim)]
