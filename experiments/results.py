@@ -34,9 +34,14 @@ def last_per_epoch(records: List[Dict]) -> List[Dict]:
     return sorted({_epoch_number(r): r for r in records}.values(), key=_epoch_number)
 
 
+def last_epoch(output_dir: str) -> int:
+    """The last epoch the run in ``output_dir`` logged (0 before the first)."""
+    return max((_epoch_number(r) for r in read_json_stats(output_dir, "train_epoch")), default=0)
+
+
 def finished_training(cfg) -> bool:
     """The run logged its last epoch (SOLVER.MAX_EPOCH)."""
-    return any(_epoch_number(r) == cfg.SOLVER.MAX_EPOCH for r in read_json_stats(cfg.OUTPUT_DIR, "train_epoch"))
+    return last_epoch(cfg.OUTPUT_DIR) == cfg.SOLVER.MAX_EPOCH
 
 
 def curve(output_dir: str) -> List[Dict]:

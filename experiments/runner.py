@@ -3,7 +3,8 @@
 A ``Call`` is one run_net invocation with its OUTPUT_DIR. Its record ``driver-<stage>.json`` in
 that folder keeps the command, the status and the wall time of all its attempts; a call whose
 record says finished and whose outputs are complete is skipped, so an interrupted driver continues
-where it stopped (an unfinished run_net resumes from its last checkpoint). A folder holding a call
+where it stopped (an unfinished run_net resumes from its last checkpoint). A finished training whose
+epoch count is no longer the config's SOLVER.MAX_EPOCH stops the driver. A folder holding a call
 made with another command, or outputs without any record of this driver, is an error: delete it
 or choose another --out.
 
@@ -22,7 +23,7 @@ from typing import Callable, Dict, List, Optional
 
 from data_prep.common import read_json, write_json
 
-from .results import curve_complete, finished_training
+from .results import curve_complete, finished_training, last_epoch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUN_NET = os.path.join(ROOT, "tools", "run_net.py")
@@ -83,6 +84,18 @@ def _foreign(output_dir: str) -> bool:
     return not any(name.startswith("driver-") and name.endswith(".json") for name in os.listdir(output_dir))
 
 
+def _check_schedule(call: Call, load_cfg: Callable) -> None:
+    """A finished training must still be what the config asks: run_net would otherwise resume it
+    and train on, on another learning-rate schedule (e.g. after SOLVER.MAX_EPOCH was edited in the
+    base config, which the command does not show)."""
+    cfg = load_cfg(list(call.opts))
+    trained = last_epoch(cfg.OUTPUT_DIR)
+    if trained != cfg.SOLVER.MAX_EPOCH:
+        raise SystemExit(f"{call.output_dir}: its training finished at epoch {trained}, but the config now asks for "
+                         f"SOLVER.MAX_EPOCH {cfg.SOLVER.MAX_EPOCH}; training it on would mix two schedules: "
+                         "choose another --out (or delete the folder)")
+
+
 def execute(call: Call, load_cfg: Callable, progress: str) -> Dict:
     """Launch run_net for ``call`` unless it finished before; its record (command, wall time)."""
     record = call.record()
@@ -92,6 +105,8 @@ def execute(call: Call, load_cfg: Callable, progress: str) -> Dict:
     if record["status"] == "new" and _foreign(call.output_dir):
         raise SystemExit(f"{call.output_dir} holds outputs this driver did not make (no driver-*.json record): "
                          "delete it or choose another --out")
+    if record["status"] == "finished" and STAGES[call.stage][0]:
+        _check_schedule(call, load_cfg)
     if record["status"] == "finished" and complete(call, load_cfg):
         print(f"{progress} skip {call.label}: finished earlier ({record['wall_s']:.0f} s)", flush=True)
         return record

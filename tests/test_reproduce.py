@@ -142,6 +142,25 @@ def test_a_folder_with_outputs_of_another_driver_is_refused(tmp_path):
     assert not (folder / "driver-train+test.json").exists()
 
 
+def test_a_finished_training_is_not_continued_on_another_schedule(tmp_path):
+    """SOLVER.MAX_EPOCH changed after a run finished (e.g. edited in the base config): the driver stops
+    instead of letting run_net resume the finished run to the new epoch count."""
+    folder = tmp_path / "sweep" / "mutualnet-lr0.1"
+    call = runner.Call("train", "train mutualnet", str(folder), driver.BASE_CFG,
+                       tuple(runner.stage_opts("train", str(folder))))
+    folder.mkdir(parents=True)
+    (folder / "json_stats.log").write_text("".join(
+        f'json_stats: {{"_type": "train_epoch", "epoch": "{e}/2", "step": {e}}}\n' for e in (1, 2)))
+    (folder / "driver-train.json").write_text(json.dumps({"stage": "train", "command": call.command, "wall_s": 5.0,
+                                                          "status": "finished"}))
+    assert results.last_epoch(str(folder)) == 2
+    asked = driver.load_cfg(list(call.opts)).SOLVER.MAX_EPOCH
+    with pytest.raises(SystemExit, match=f"finished at epoch 2, but the config now asks for SOLVER.MAX_EPOCH {asked}"):
+        runner.execute(call, driver.load_cfg, "[1/1]")
+    assert json.loads((folder / "driver-train.json").read_text())["status"] == "finished"  # untouched
+    assert results.last_epoch(str(tmp_path)) == 0
+
+
 def test_a_grid_calibrated_on_fewer_bn_batches_is_stale(tmp_path):
     """The config asks for more BN batches than the grid was calibrated on: the call is not
     complete (so a resumed driver evaluates it again), and the val grid gets the test grid's bank."""
