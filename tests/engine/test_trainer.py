@@ -67,6 +67,26 @@ def test_auto_resume_continues_the_epochs_and_steps(tmp_path, synthetic_data):
     assert "resuming from" in (tmp_path / "run" / "stdout.log").read_text()
 
 
+def test_validation_does_not_change_what_is_trained(tmp_path, synthetic_data):
+    """The validation after epoch 1 draws training clips for BN calibration (1 or 3 batches here);
+    the RNGs are re-seeded every epoch, so epoch 2 trains the same and the weights end the same
+    (BN running statistics differ: calibration wrote them, and every grid re-calibrates anyway)."""
+    runs = {}
+    for batches in (1, 3):
+        out = tmp_path / f"bn{batches}"
+        out.mkdir()
+        run_net.main(["--cfg", run_cfg_yaml(out, synthetic_data, **{"TEST.ENABLE": False,
+                                                                     "BN.NUM_BATCHES_PRECISE": batches})])
+        state = torch.load(out / "run" / "checkpoints" / "checkpoint_epoch_00002.pyth", weights_only=True)["model_state"]
+        losses = [r["loss"] for r in json_stats(out / "run") if r["_type"] == "train_epoch"]
+        runs[batches] = state, losses
+    (state_1, losses_1), (state_3, losses_3) = runs[1], runs[3]
+    assert losses_1 == losses_3
+    weights = [k for k in state_1 if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))]
+    assert len(weights) > 10 and all(torch.equal(state_1[k], state_3[k]) for k in weights)
+    assert any(not torch.equal(state_1[k], state_3[k]) for k in state_1 if k.endswith("running_mean"))  # it did differ
+
+
 def test_a_failed_checkpoint_write_leaves_the_last_complete_one(tmp_path, synthetic_data, monkeypatch):
     """The trainer writes through save_checkpoint (temporary file + rename): a crash while writing
     epoch 2 leaves epoch 1 intact, and the next run resumes from it."""
