@@ -2,7 +2,8 @@
 
 ``train(cfg)`` follows PySlowFast's ``train_net``: TRAIN.AUTO_RESUME continues from the last
 checkpoint in OUTPUT_DIR/checkpoints (a run killed at any moment restarts from the last complete
-one: checkpoints are written atomically), else TRAIN.CHECKPOINT_FILE_PATH initialises the weights
+one: checkpoints are written atomically; a warning says when that checkpoint was trained for another
+SOLVER.MAX_EPOCH), else TRAIN.CHECKPOINT_FILE_PATH initialises the weights
 (e.g. a static X3D from a model zoo, fine-tuned into a multi-budget one). The learning rate is set
 every iteration from the epoch fraction; the configs of a step follow from (RNG_SEED, step) and the
 RNGs are re-seeded every epoch from (RNG_SEED, epoch, rank), so a resumed run trains the same configs
@@ -17,6 +18,7 @@ from typing import Optional
 
 import numpy as np
 import torch
+import yaml
 import torch.nn as nn
 from fvcore.common.config import CfgNode
 from tqdm import tqdm
@@ -60,6 +62,15 @@ def _is_period_epoch(cfg: CfgNode, epoch: int, period: int) -> bool:
     return epoch + 1 == cfg.SOLVER.MAX_EPOCH or (period > 0 and (epoch + 1) % period == 0)
 
 
+def _warn_on_another_schedule(path: str, saved_cfg: Optional[str], max_epoch: int) -> None:
+    """Warn when the checkpoint being resumed was trained for another SOLVER.MAX_EPOCH: the run goes on,
+    but its learning-rate schedule is stretched from here (e.g. a config edited after a finished run)."""
+    trained_for = ((yaml.safe_load(saved_cfg) or {}).get("SOLVER") or {}).get("MAX_EPOCH") if saved_cfg else None
+    if trained_for is not None and trained_for != max_epoch:
+        logger.warning("%s was trained for SOLVER.MAX_EPOCH %d and now continues to %d: the learning-rate schedule "
+                       "changes from here on (another OUTPUT_DIR starts a fresh run)", path, trained_for, max_epoch)
+
+
 class Trainer:
     """Holds the model, optimizer and loaders of a run; ``fit()`` trains it (see module doc)."""
 
@@ -91,6 +102,7 @@ class Trainer:
         if last is not None:
             logger.info("resuming from %s", last)
             info = load_checkpoint(last, self.model, self.optimizer)
+            _warn_on_another_schedule(last, info.get("cfg"), cfg.SOLVER.MAX_EPOCH)
         elif cfg.TRAIN.CHECKPOINT_FILE_PATH:
             reset = cfg.TRAIN.CHECKPOINT_EPOCH_RESET
             logger.info("initialising weights from %s%s", cfg.TRAIN.CHECKPOINT_FILE_PATH,

@@ -64,7 +64,8 @@ def test_auto_resume_continues_the_epochs_and_steps(tmp_path, synthetic_data):
     run_net.main(["--cfg", cfg_file, "SOLVER.MAX_EPOCH", "3"])
     epochs = [(r["epoch"], r["step"]) for r in json_stats(tmp_path / "run") if r["_type"] == "train_epoch"]
     assert epochs == [("1/2", 2), ("2/2", 4), ("3/3", 6)]
-    assert "resuming from" in (tmp_path / "run" / "stdout.log").read_text()
+    log = (tmp_path / "run" / "stdout.log").read_text()
+    assert "resuming from" in log and "was trained for SOLVER.MAX_EPOCH 2 and now continues to 3" in log
 
 
 def test_validation_does_not_change_what_is_trained(tmp_path, synthetic_data):
@@ -137,7 +138,8 @@ def test_sigkill_at_any_moment_then_the_same_command_resumes(tmp_path, synthetic
     done = int(killed_at[-10:-5])
     assert 2 <= done < 4
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
-    assert "resuming from" in (tmp_path / "run" / "stdout.log").read_text()
+    log = (tmp_path / "run" / "stdout.log").read_text()
+    assert "resuming from" in log and "was trained for SOLVER.MAX_EPOCH 2 and now continues to 3" in log
     epochs = [r["epoch"] for r in json_stats(tmp_path / "run") if r["_type"] == "train_epoch"]
     assert epochs[:2] == ["1/4", "2/4"] and epochs[-(4 - done):] == [f"{e}/4" for e in range(done + 1, 5)]
     final = torch.load(checkpoints / "checkpoint_epoch_00004.pyth", weights_only=True)
