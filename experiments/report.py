@@ -170,6 +170,17 @@ def _grid_cells(r: Dict, methods: Sequence[str], others: Sequence[str]) -> str:
     return " | ".join([_ms(r["top1"][m]) for m in methods] + [_diff(r["diff"][m]) for m in others]) + " |"
 
 
+def _timing_lines(s: Dict) -> List[str]:
+    """When, how long (over every invocation of the driver), how many calls at a time, on what."""
+    invocations = s["invocations"]
+    others = sorted({i["machine"] for i in invocations[:-1]} - {s["machine"]})
+    return [f"- Date: {s['date']}; {s['elapsed_s'] / 60:.1f} min elapsed over {_count(len(invocations), 'invocation')} "
+            f"of the driver (this one {s['driver_wall_s'] / 60:.1f} min), {_count(s['jobs'], 'run_net call')} at a time "
+            f"with {_count(s['threads'], 'torch thread')} each; the calls' wall times add up to "
+            f"{s['calls_wall_s'] / 60:.1f} min",
+            f"- Machine: {s['machine']}" + (f"; earlier invocations also ran on: {'; '.join(others)}" if others else "")]
+
+
 def render(summary: Dict) -> str:
     """The generated markdown section."""
     s, a = summary, summary["analysis"]
@@ -182,9 +193,7 @@ def render(summary: Dict) -> str:
     out = [SECTION_BEGIN, "## Reproduction at synthetic scale", "",
            "Reproduce (from the repository root; it makes the synthetic data when missing and resumes an "
            "interrupted run):", "", "```", s["command"], "```", "",
-           f"- Date: {s['date']}; total wall time of all run_net calls {s['calls_wall_s'] / 60:.1f} min "
-           f"(this invocation {s['driver_wall_s'] / 60:.1f} min)",
-           f"- Machine: {s['machine']}",
+           *_timing_lines(s),
            f"- Data: `{s['data_dir']}` (synthetic object x direction, {s['num_classes']} classes; settings {json.dumps(s['data'])}); "
            f"{s['num_val_videos']} val and {s['num_test_videos']} test videos (one test video = "
            f"{100 / s['num_test_videos']:.2f} points of top-1)",
@@ -234,7 +243,8 @@ def render(summary: Dict) -> str:
             f"Training GFLOPs = sum over steps of every trained config's forward GFLOPs per clip x clips per step x "
             f"{TRAIN_PASS_FACTOR} (forward + backward ~ 3 forwards); BN calibration, validation and the grid "
             "evaluations are not counted. Training time = the epochs' times from json_stats.log; wall time = all "
-            "run_net calls of the run (training, validation, test and val grids, start-up).", "",
+            f"run_net calls of the run (training, validation, test and val grids, start-up), {_count(s['jobs'], 'call')} "
+            "running at a time.", "",
             "| run | training GFLOPs | training time (s) | wall time (s) |", "|---|---|---|---|"]
     out += [f"| {r['run']} | {_ms(r['train_gflops'], '.4g')} | {_ms(r['train_s'], '.0f')} | {_ms(r['wall_s'], '.0f')} |"
             for r in a["cost"]]

@@ -3,7 +3,7 @@
 
     python experiments/reproduce_synthetic.py [--seeds 0 1 2 3 4] [--lrs 0.01 0.03 0.1] [--epochs N] \\
         [--methods mutualnet mutualnet_wc mutualnet_wt sandwich static] [--out output/reproduce] [--docs docs] \\
-        [--static-configs w0.50-c24-t4,w1.00-c32-t8] [--opts KEY VALUE ...]
+        [--static-configs w0.50-c24-t4,w1.00-c32-t8] [--jobs N] [--threads 1] [--opts KEY VALUE ...]
 
 From ``configs/demo/X3D_DEMO.yaml`` (a tiny X3D on the synthetic object x direction data, made here with
 ``data_prep.make_synthetic`` when its folder is missing), with ``tools/run_net.py`` as a subprocess:
@@ -25,15 +25,23 @@ Size of the default protocol (5 methods, 2 static configs, 3 rates, 5 seeds): 9 
 their test grid and 3 test grids alone) and 30 val grids: 69 run_net calls. ``--methods`` runs a
 subset (mutualnet and at least one other); the analysis and report then cover what ran.
 
+Calls run ``--jobs`` at a time (default: one per CPU core), each run_net with ``--threads`` torch
+threads (default 1; the numbers depend on it, not on ``--jobs``). ``OUT/invocations.json`` keeps the
+wall time, settings and machine of every invocation, interrupted ones too.
+
 Resume: finished calls are skipped (``experiments/runner.py``); delete a run's folder to redo it.
+Ctrl-C or SIGTERM stops the running calls, which resume from their last checkpoint.
 """
 import argparse
 import datetime
 import os
 import shlex
+import signal
 import subprocess
 import sys
+import threading
 import time
+from functools import partial
 from typing import Dict, List, Optional, Sequence
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -47,7 +55,7 @@ from experiments.analysis import analyse  # noqa: E402
 from experiments.protocol import Run  # noqa: E402
 from experiments.results import (TRAIN_PASS_FACTOR, FlopsTable, curve, sweep_score,  # noqa: E402
                                  train_history, training_cost, val_history)
-from experiments.runner import Call, execute, stage_opts  # noqa: E402
+from experiments.runner import Call, execute, run_all, stage_opts  # noqa: E402
 from mutualnet_video.config import SubnetConfig, load_config  # noqa: E402
 from mutualnet_video.budget import BankStore  # noqa: E402
 from mutualnet_video.utils.checkpoint import get_last_checkpoint  # noqa: E402
@@ -56,6 +64,7 @@ from mutualnet_video.utils.machine import machine_record  # noqa: E402
 BASE_CFG = os.path.join(ROOT, "configs", "demo", "X3D_DEMO.yaml")
 SWEEP_JSON = "sweep.json"
 SUMMARY_JSON = "summary.json"
+INVOCATIONS_JSON = "invocations.json"
 SWEEP_CRITERION = ("mean single-view val top-1 over the configs the trainer validates (full and smallest) "
                    "at the last val_epoch record; ties: the smaller rate")
 
@@ -77,8 +86,16 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--static-configs", type=_config_list, default=None,
                         help="comma-separated grid configs of the static baselines, e.g. w0.50-c24-t4,w1.00-c32-t8 "
                              "(default: the cheapest by GFLOPs and the full one)")
+    parser.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)),
+                        help="run_net calls at a time (default: one per CPU core this process may use)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads of each run_net call; results depend on it, so a folder made with "
+                             "another count is refused (default 1: on a small CPU one thread per call and one "
+                             "call per core is the fastest)")
     parser.add_argument("--opts", nargs=argparse.REMAINDER, default=[], help="KEY VALUE overrides for every run")
     args = parser.parse_args(argv)
+    if args.jobs < 1 or args.threads < 1:
+        parser.error("--jobs and --threads must be at least 1")
     if protocol.SWEEP_SEED not in args.seeds:
         parser.error(f"--seeds must include the sweep's seed {protocol.SWEEP_SEED}")
     if len(set(args.lrs)) != len(args.lrs) or len(set(args.seeds)) != len(args.seeds):
@@ -136,15 +153,19 @@ class Plan:
         self.args, self.reference, self.sweep = args, reference, list(sweep)
         self.total = len(self.sweep) + 2 * seeds_runs  # sweep: train; seed run: train+test (or test), val
         self.done = 0
+        self._lock = threading.Lock()  # calls run in several threads (run_all)
 
     def call(self, stage: str, run: Run, output_dir: str, extra: Sequence[str] = (), prepare=None) -> Call:
         opts = common_opts(self.args) + protocol.method_opts(self.reference, run) + list(extra)
         label = f"{stage} {run.name} seed {run.seed} lr {run.lr:g}"
-        return Call(stage, label, output_dir, BASE_CFG, tuple(opts + stage_opts(stage, output_dir)), prepare)
+        return Call(stage, label, output_dir, BASE_CFG, tuple(opts + stage_opts(stage, output_dir)),
+                    self.args.threads, prepare)
 
     def execute(self, call: Call) -> Dict:
-        self.done += 1
-        return execute(call, load_cfg, f"[{self.done}/{self.total}]")
+        with self._lock:
+            self.done += 1
+            progress = f"[{self.done}/{self.total}]"
+        return execute(call, load_cfg, progress)
 
 
 def run_dir(run: Run, sweep: Sequence[Run], out: str) -> str:
@@ -153,9 +174,9 @@ def run_dir(run: Run, sweep: Sequence[Run], out: str) -> str:
 
 
 def run_sweep(plan: Plan) -> None:
-    """Train every sweep run (no test evaluation)."""
-    for run in plan.sweep:
-        plan.execute(plan.call("train", run, run.sweep_dir(plan.args.out)))
+    """Train every sweep run (no test evaluation), ``--jobs`` at a time."""
+    run_all([partial(plan.execute, plan.call("train", run, run.sweep_dir(plan.args.out))) for run in plan.sweep],
+            plan.args.jobs)
 
 
 def choose_lrs(plan: Plan, static_config: Optional[SubnetConfig]) -> Dict:
@@ -213,12 +234,16 @@ def run_seed(plan: Plan, run: Run) -> Dict:
     return run_result(run, directory, val_dir, train_call, records, reused)
 
 
+_cost_lock = threading.Lock()  # one training-cost replay at a time (it traces models for their FLOPs)
+
+
 def run_result(run: Run, directory: str, val_dir: str, train_call: Call, records: List[Dict], reused: bool) -> Dict:
     """Everything the summary keeps of a run; the training cost is computed once and kept in the
     record of the call that trained."""
     record = train_call.record()
     if "cost" not in record:
-        record["cost"] = training_cost(load_cfg(list(train_call.opts)))
+        with _cost_lock:
+            record["cost"] = training_cost(load_cfg(list(train_call.opts)))
         write_json(train_call.record_path, record)
     return {"run": run.name, "method": run.method, "seed": run.seed, "lr": run.lr,
             "config": None if run.config is None else str(run.config), "output_dir": directory,
@@ -237,11 +262,48 @@ def calls_wall_s(out: str) -> float:
 
 
 # ------------------------------------------------------------------------------ main
+def _exit_on_sigterm(signum, frame):
+    raise SystemExit(128 + signum)  # as Ctrl-C would: run_all stops the calls, the records get their time
+
+
+def read_invocations(out: str) -> List[Dict]:
+    """Every earlier invocation of the driver on OUT (``OUT/invocations.json``)."""
+    path = os.path.join(out, INVOCATIONS_JSON)
+    return read_json(path) if os.path.isfile(path) else []
+
+
 def main(argv: Optional[Sequence[str]] = None) -> Dict:
-    """Run (or resume) the whole protocol and write the summary and the report."""
+    """Run (or resume) the whole protocol and write the summary and the report. The invocation,
+    finished, failed or stopped, is added to ``OUT/invocations.json``."""
     start = time.time()
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
+    invocation = {"start": datetime.datetime.now().astimezone().isoformat(timespec="seconds"), "wall_s": 0.0,
+                  "jobs": args.jobs, "threads": args.threads, "machine": machine(), "outcome": "stopped"}
+    earlier = read_invocations(args.out)
+    previous_handler = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    try:
+        return reproduce(args, argv, earlier + [invocation], start)
+    except BaseException as e:
+        invocation["outcome"] = _outcome(e)
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous_handler)
+        invocation["wall_s"] = time.time() - start
+        os.makedirs(args.out, exist_ok=True)
+        write_json(os.path.join(args.out, INVOCATIONS_JSON), earlier + [invocation])
+
+
+def _outcome(error: BaseException) -> str:
+    """``stopped`` (Ctrl-C, SIGTERM) or ``failed: <the message's first line>``."""
+    if isinstance(error, KeyboardInterrupt) or (isinstance(error, SystemExit) and isinstance(error.code, int)):
+        return "stopped"
+    message = str(error.code) if isinstance(error, SystemExit) else f"{type(error).__name__}: {error}"
+    return "failed: " + (message.splitlines() or [""])[0]
+
+
+def reproduce(args: argparse.Namespace, argv: Sequence[str], invocations: List[Dict], start: float) -> Dict:
+    """The protocol (module doc); ``invocations``: every invocation on OUT, this one last."""
     reference = load_cfg(common_opts(args))
     if reference.MODEL.ARCH == "slowfast":
         raise SystemExit("the static baselines assume a single-pathway model (x3d or slow)")
@@ -258,7 +320,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
     run_sweep(plan)
     sweep = choose_lrs(plan, static_sweep)
     chosen = {m: entry["chosen"] for m, entry in sweep["methods"].items()}
-    results = [run_seed(plan, run) for run in protocol.seed_runs(args.seeds, chosen, static_configs, args.methods)]
+    seed_runs = protocol.seed_runs(args.seeds, chosen, static_configs, args.methods)
+    results = run_all([partial(run_seed, plan, run) for run in seed_runs], args.jobs)
     summary = {
         "command": "python experiments/reproduce_synthetic.py " + shlex.join(argv),
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
@@ -273,9 +336,12 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
                       "min_seeds": stats.MIN_SEEDS},
         "train_pass_factor": TRAIN_PASS_FACTOR, "runs": results,
         "analysis": analyse(results, [str(c) for c in static_configs]),
-        "calls_wall_s": calls_wall_s(args.out),
+        "calls_wall_s": calls_wall_s(args.out), "jobs": args.jobs, "threads": args.threads,
     }
-    summary["driver_wall_s"] = time.time() - start
+    invocations[-1].update(outcome="finished", wall_s=time.time() - start)  # main writes it
+    summary["driver_wall_s"] = invocations[-1]["wall_s"]
+    summary["invocations"] = invocations
+    summary["elapsed_s"] = sum(i["wall_s"] for i in invocations)
     write_json(os.path.join(args.out, SUMMARY_JSON), summary)
     written = report.publish(summary, args.out, args.docs)
     print(f"wrote {os.path.join(args.out, SUMMARY_JSON)}, " + ", ".join(written))

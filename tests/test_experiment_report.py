@@ -16,6 +16,8 @@ def summary(results, methods):
             "seeds": sorted({r["seed"] for r in results}), "lrs": [0.05, 0.1], "epochs": 2, "views": 3, "data_dir": "data", "data": {"version": 3},
             "num_classes": 12, "num_test_videos": 4, "num_val_videos": 4, "sweep": SWEEP, "runs": results,
             "bootstrap": {"resamples": 10000, "level": 0.95, "seed": 0, "min_seeds": 5}, "calls_wall_s": 600.0, "driver_wall_s": 60.0,
+            "elapsed_s": 360.0, "jobs": 2, "threads": 1,
+            "invocations": [{"machine": "other CPU", "wall_s": 300.0}, {"machine": "test CPU", "wall_s": 60.0}],
             "analysis": analysis.analyse(results, ["w0.50-c32-t8"] if "static" in methods else [])}
 
 
@@ -29,6 +31,9 @@ def test_section_has_protocol_verdicts_and_tables():
     assert "MutualNet - w x t" in text and "+5.0 [+5.0, +5.0] held" in text
     assert "(3) Training cost**: one MutualNet run took 4.00x the training GFLOPs" in text
     assert "The ablations use MutualNet's rate" in text
+    assert ("6.0 min elapsed over 2 invocations of the driver (this one 1.0 min), 2 run_net calls at a time with "
+            "1 torch thread each; the calls' wall times add up to 10.0 min") in text
+    assert "- Machine: test CPU; earlier invocations also ran on: other CPU" in text
     assert "| mutualnet | w1.00-c32-t8 | 83.0 ± 1.6 | 0.500 ± 0.000 | 72.0 ± 1.6 | 11.0 ± 3.2 |" in text  # fit on training data
 
 

@@ -1,6 +1,12 @@
 """experiments/reproduce_synthetic.py: the protocol's plan, and the driver end to end on a tiny data set."""
 import json
 import math
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -26,8 +32,9 @@ def data(tmp_path_factory):
 
 
 def tiny_argv(data, out, docs):
-    """MutualNet and one static baseline, 2 learning rates, 2 seeds, 1 epoch, a 2-config grid, 1 view."""
-    return ["--epochs", "1", "--seeds", "0", "1", "--lrs", *LRS, "--methods", "mutualnet", "static",
+    """MutualNet and one static baseline, 2 learning rates, 2 seeds, 1 epoch, a 2-config grid, 1 view;
+    2 calls at a time."""
+    return ["--epochs", "1", "--seeds", "0", "1", "--lrs", *LRS, "--methods", "mutualnet", "static", "--jobs", "2",
             "--out", str(out), "--docs", str(docs), "--static-configs", STATIC,
             "--opts", "DATA.PATH_TO_DATA_DIR", str(data), "DATA.PATH_PREFIX", str(data), "MODEL.NUM_CLASSES", "2",
             "TRAIN.BATCH_SIZE", "2", "TEST.BATCH_SIZE", "4", "DATA_LOADER.NUM_WORKERS", "0",
@@ -89,7 +96,8 @@ def test_driver_end_to_end_and_resume(data, tmp_path, capsys):
             assert not (Path(entry["run_dirs"][lr]) / "curve.json").exists() or float(lr) == entry["chosen"]
 
     saved = json.loads((out / "summary.json").read_text())
-    assert saved["calls_wall_s"] > 0 and saved["driver_wall_s"] > 0
+    assert saved["calls_wall_s"] > 0 and saved["driver_wall_s"] > 0 and saved["jobs"] == 2 and saved["threads"] == 1
+    assert [i["outcome"] for i in saved["invocations"]] == ["finished"] and saved["elapsed_s"] == saved["driver_wall_s"]
     assert saved["bootstrap"]["min_seeds"] == stats.MIN_SEEDS
     assert sorted((r["run"], r["seed"]) for r in saved["runs"]) == [
         ("mutualnet", 0), ("mutualnet", 1), (f"static_{STATIC}", 0), (f"static_{STATIC}", 1)]
@@ -119,7 +127,7 @@ def test_driver_end_to_end_and_resume(data, tmp_path, capsys):
             image.verify()
 
     records = sorted(out.rglob("driver-*.json"))
-    assert len(records) == 12
+    assert len(records) == 12 and {json.loads(p.read_text())["threads"] for p in records} == {1}
     before = {p: p.read_text() for p in records}
     curves = {p: p.stat().st_mtime_ns for p in out.rglob("curve.json") if "mean" not in p.parts}  # not the plot's
     assert len(curves) == 8  # 4 runs: test and val grids
@@ -129,6 +137,9 @@ def test_driver_end_to_end_and_resume(data, tmp_path, capsys):
     assert {p: p.read_text() for p in records} == before  # no call ran again: its record is unchanged
     assert {p: p.stat().st_mtime_ns for p in curves} == curves
     assert (docs / "RESULTS.md").read_text().count(report.SECTION_BEGIN) == 1
+    invocations = json.loads((out / driver.INVOCATIONS_JSON).read_text())
+    assert [i["outcome"] for i in invocations] == ["finished", "finished"] and all(i["wall_s"] > 0 for i in invocations)
+    assert "2 invocations of the driver" in (docs / "RESULTS.md").read_text()
 
 
 def test_a_folder_with_outputs_of_another_driver_is_refused(tmp_path):
@@ -151,8 +162,8 @@ def test_a_finished_training_is_not_continued_on_another_schedule(tmp_path):
     folder.mkdir(parents=True)
     (folder / "json_stats.log").write_text("".join(
         f'json_stats: {{"_type": "train_epoch", "epoch": "{e}/2", "step": {e}}}\n' for e in (1, 2)))
-    (folder / "driver-train.json").write_text(json.dumps({"stage": "train", "command": call.command, "wall_s": 5.0,
-                                                          "status": "finished"}))
+    (folder / "driver-train.json").write_text(json.dumps({"stage": "train", "command": call.command, "threads": 1,
+                                                          "wall_s": 5.0, "status": "finished"}))
     assert results.last_epoch(str(folder)) == 2
     asked = driver.load_cfg(list(call.opts)).SOLVER.MAX_EPOCH
     with pytest.raises(SystemExit, match=f"finished at epoch 2, but the config now asks for SOLVER.MAX_EPOCH {asked}"):
@@ -190,3 +201,80 @@ def test_a_grid_calibrated_on_fewer_bn_batches_is_stale(tmp_path):
     shared = BankStore(val_cfg, checkpoint).bank
     assert shared.num_batches(SubnetConfig.parse("w1.00-c48-t8")) == 48
     assert torch.equal(shared.entries["w1.00-c48-t8"]["stats"]["bn"]["mean"], torch.ones(2))
+
+
+def test_calls_run_with_the_given_torch_threads(tmp_path):
+    call = runner.Call("train", "train mutualnet", str(tmp_path), driver.BASE_CFG, (), threads=1)
+    assert call.record()["threads"] == 1
+    printed = subprocess.run([sys.executable, "-c", "import torch; print(torch.get_num_threads())"],
+                             env=call.environment(), capture_output=True, text=True, check=True).stdout
+    assert printed.strip() == "1"
+    (tmp_path / "driver-train.json").write_text(json.dumps({**call.record(), "threads": 2, "status": "finished"}))
+    with pytest.raises(SystemExit, match="made with 2 torch threads, not 1"):
+        runner.execute(call, driver.load_cfg, "[1/1]")
+
+
+def test_run_all_keeps_the_order_and_lets_running_calls_finish_after_a_failure():
+    def after(seconds, value):
+        def task():
+            time.sleep(seconds)
+            return value
+        return task
+
+    assert runner.run_all([after(0.3, "a"), after(0.0, "b"), after(0.1, "c")], jobs=2) == ["a", "b", "c"]
+    running, finished, started = threading.Event(), threading.Event(), []
+
+    def fails():
+        started.append("fails")
+        assert running.wait(10)
+        raise SystemExit("boom")
+
+    def slow():
+        started.append("slow")
+        running.set()
+        time.sleep(0.5)
+        finished.set()
+
+    def later():
+        started.append("later")
+
+    with pytest.raises(SystemExit, match="boom"):
+        runner.run_all([fails, slow, later, later], jobs=2)
+    assert finished.is_set() and sorted(started) == ["fails", "slow"]  # none started after the failure
+
+
+def _processes_mentioning(*texts: str):
+    """Pids of the live processes whose command line contains every one of ``texts``."""
+    pids = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read()
+                if all(text.encode() in cmdline for text in texts):
+                    pids.append(int(pid))
+        except OSError:
+            pass  # it ended meanwhile
+    return pids
+
+
+def test_sigterm_stops_the_calls_and_records_their_time(data, tmp_path):
+    """SIGTERM to the driver (as a scheduler or ``kill`` sends it): its run_net processes stop, the
+    interrupted calls keep their wall time, the invocation is recorded as stopped, nothing else starts."""
+    out = tmp_path / "out"
+    argv = tiny_argv(data, out, tmp_path)
+    driver_process = subprocess.Popen([sys.executable, os.path.join(driver.ROOT, "experiments", "reproduce_synthetic.py"),
+                                       *argv], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 120
+    while len([p for p in out.rglob(runner.RUN_OUTPUT) if p.stat().st_size > 0]) < 2:  # both calls are running
+        assert time.time() < deadline and driver_process.poll() is None, driver_process.stdout.read()
+        time.sleep(0.2)
+    assert len(_processes_mentioning(runner.RUN_NET, str(out))) == 2
+    driver_process.send_signal(signal.SIGTERM)
+    printed, _ = driver_process.communicate(timeout=120)
+    assert driver_process.returncode == 128 + signal.SIGTERM, printed
+    assert _processes_mentioning(runner.RUN_NET, str(out)) == []
+    records = [json.loads(p.read_text()) for p in out.rglob("driver-*.json")]
+    assert len(records) == 2 and all(r["status"] == "running" and r["wall_s"] > 0 for r in records)
+    invocation, = json.loads((out / driver.INVOCATIONS_JSON).read_text())
+    assert invocation["outcome"] == "stopped" and invocation["wall_s"] > max(r["wall_s"] for r in records)
+    assert printed.count(" start ") == 2 and " done " not in printed
