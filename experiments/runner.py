@@ -11,7 +11,7 @@ or choose another --out.
 Every run_net process runs with a fixed number of torch threads (``threads``, 1 by default): the
 floating-point results depend on it, so it is part of the record and a finished call made with another
 count is refused like another command. Calls run ``jobs`` at a time (``run_all``): on a small CPU, one
-thread per call and one call per core trains about twice as many runs per hour as one call on all
+thread per call and one call per core trained 1.6-1.8x as many runs per hour as one call on all
 cores (measured on 2 cores, issue #12). A driver stopped by Ctrl-C or SIGTERM stops its run_net
 processes and records the time of their attempts before it exits.
 
