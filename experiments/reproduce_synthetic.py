@@ -329,7 +329,7 @@ def reproduce(args: argparse.Namespace, argv: Sequence[str], invocations: List[D
     summary = {
         "command": "python experiments/reproduce_synthetic.py " + shlex.join(argv),
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "machine": machine(), "out": args.out, "base_config": os.path.relpath(BASE_CFG, ROOT),
+        "machine": invocations[-1]["machine"], "out": args.out, "base_config": os.path.relpath(BASE_CFG, ROOT),
         "methods": args.methods, "seeds": list(args.seeds), "lrs": list(args.lrs),
         "epochs": reference.SOLVER.MAX_EPOCH,
         "views": reference.TEST.NUM_ENSEMBLE_VIEWS * reference.TEST.NUM_SPATIAL_CROPS,
