@@ -11,6 +11,7 @@ from typing import Dict, List, Optional, Sequence
 
 from mutualnet_video.budget import row_config
 
+from .results import FACTORS
 from .stats import best_within, by_seed, mean_std, paired_difference, tally, top1_at
 
 GRID_METHODS = ("mutualnet", "mutualnet_wc", "mutualnet_wt", "sandwich")
@@ -138,6 +139,27 @@ def fit_table(results: Sequence[Dict]) -> List[Dict]:
     return table
 
 
+def factor_table(results: Sequence[Dict]) -> List[Dict]:
+    """Per run name, at its cheapest and its full config (a static run: its one config): test top-1
+    and the % of test videos with the right object and with the right direction (``FACTORS``), mean
+    and std over the seeds whose grid saved its predictions; where the errors are. [] when no run
+    has them (e.g. grids evaluated before predictions were saved)."""
+    table = []
+    for name in dict.fromkeys(r["run"] for r in results):
+        runs = [r for r in results if r["run"] == name and r.get("test_factors")]
+        if not runs:
+            continue
+        ends = sorted({min(runs[0]["test"], key=lambda row: row["gflops"])["gflops"],
+                       max(runs[0]["test"], key=lambda row: row["gflops"])["gflops"]})
+        for gflops in ends:
+            config = str(row_config(next(row for row in runs[0]["test"] if row["gflops"] == gflops)))
+            kept = [r for r in runs if config in r["test_factors"]]
+            if kept:
+                table.append({"run": name, "config": config, "top1": mean_std(top1_at(r["test"], config) for r in kept),
+                              **{f: mean_std(r["test_factors"][config][f] for r in kept) for f in FACTORS}})
+    return table
+
+
 def _comparisons(rows: Sequence[Dict], label_key, diff_key) -> List[Dict]:
     return [{"label": label_key(r), **diff_key(r)} for r in rows]
 
@@ -190,5 +212,6 @@ def analyse(results: Sequence[Dict], static_configs: Sequence[str]) -> Dict:
     static = static_table(results, static_configs) if present(results, ["static"]) else []
     cost = cost_table(results)
     return {"grid": grid, "budgets": budgets, "static": static, "cost": cost, "cost_ratios": cost_ratios(cost),
-            "claims": claims(grid, budgets, static), "fit": fit_table(results), "val_curves": val_curves(results),
+            "claims": claims(grid, budgets, static), "fit": fit_table(results), "factors": factor_table(results),
+            "val_curves": val_curves(results),
             "train_curves": train_curves(results)}

@@ -239,6 +239,14 @@ def render(summary: Dict) -> str:
             "| run | config | training top-1 | label loss | test top-1 | training - test |", "|---|---|---|---|---|---|"]
     out += [f"| {r['run']} | {r['config']} | {_ms(r['train_top1'])} | {_ms(r['loss_full'], '.3f')} | "
             f"{_ms(r['test_top1'])} | {_ms(r['gap'])} |" for r in a["fit"]]
+    if a.get("factors"):
+        out += ["", "### Where the errors are (test videos, the cheapest and the full config of each run)", "",
+                "Each class is an object moving in a direction. Right object / right direction = the % of test videos "
+                "whose predicted class has the true object / direction, whatever the other part (seeds: those whose "
+                "grid saved its predictions).", "",
+                "| run | config | seeds | test top-1 | right object | right direction |", "|---|---|---|---|---|---|"]
+        out += [f"| {r['run']} | {r['config']} | {r['top1']['n']} | {_ms(r['top1'])} | {_ms(r['object'])} | "
+                f"{_ms(r['direction'])} |" for r in a["factors"]]
     out += ["", "### (3) Training cost per run", "",
             f"Training GFLOPs = sum over steps of every trained config's forward GFLOPs per clip x clips per step x "
             f"{TRAIN_PASS_FACTOR} (forward + backward ~ 3 forwards); BN calibration, validation and the grid "

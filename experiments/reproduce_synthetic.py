@@ -53,8 +53,8 @@ from data_prep.make_synthetic import GENERATOR_VERSION  # noqa: E402
 from experiments import protocol, report, stats  # noqa: E402
 from experiments.analysis import analyse  # noqa: E402
 from experiments.protocol import Run  # noqa: E402
-from experiments.results import (TRAIN_PASS_FACTOR, FlopsTable, curve, sweep_score,  # noqa: E402
-                                 train_history, training_cost, val_history)
+from experiments.results import (TRAIN_PASS_FACTOR, FlopsTable, class_names, curve,  # noqa: E402
+                                 factor_accuracy, sweep_score, train_history, training_cost, val_history)
 from experiments.runner import Call, execute, run_all, stage_opts  # noqa: E402
 from mutualnet_video.config import SubnetConfig, load_config  # noqa: E402
 from mutualnet_video.budget import BankStore  # noqa: E402
@@ -215,8 +215,9 @@ def share_bn_bank(train_cfg, val_cfg, checkpoint: str) -> None:
         target.save()
 
 
-def run_seed(plan: Plan, run: Run) -> Dict:
-    """Train (or reuse the sweep's training), the test grid, the val grid; the run's result."""
+def run_seed(plan: Plan, run: Run, names: Sequence[str]) -> Dict:
+    """Train (or reuse the sweep's training), the test grid, the val grid; the run's result
+    (``names``: the class names, for the errors per factor)."""
     directory = run_dir(run, plan.sweep, plan.args.out)
     reused = protocol.reuses_sweep(run, plan.sweep)
     test_call = plan.call("test" if reused else "train+test", run, directory)
@@ -231,13 +232,14 @@ def run_seed(plan: Plan, run: Run) -> Dict:
     val = plan.call("val", run, val_dir, ["TEST.CHECKPOINT_FILE_PATH", checkpoint], prepare=lambda: share_bn_bank(
         load_cfg(list(test_call.opts)), load_cfg(list(val.opts)), checkpoint))
     records.append(plan.execute(val))
-    return run_result(run, directory, val_dir, train_call, records, reused)
+    return run_result(run, directory, val_dir, train_call, records, reused, names)
 
 
 _cost_lock = threading.Lock()  # one training-cost replay at a time (it traces models for their FLOPs)
 
 
-def run_result(run: Run, directory: str, val_dir: str, train_call: Call, records: List[Dict], reused: bool) -> Dict:
+def run_result(run: Run, directory: str, val_dir: str, train_call: Call, records: List[Dict], reused: bool,
+               names: Sequence[str]) -> Dict:
     """Everything the summary keeps of a run; the training cost is computed once and kept in the
     record of the call that trained."""
     record = train_call.record()
@@ -248,7 +250,8 @@ def run_result(run: Run, directory: str, val_dir: str, train_call: Call, records
     return {"run": run.name, "method": run.method, "seed": run.seed, "lr": run.lr,
             "config": None if run.config is None else str(run.config), "output_dir": directory,
             "reused_sweep_run": reused, "wall_s": sum(r["wall_s"] for r in records), **record["cost"],
-            "test": curve(directory), "val": curve(val_dir), "val_history": val_history(directory),
+            "test": curve(directory), "val": curve(val_dir), "test_factors": factor_accuracy(directory, names),
+            "val_history": val_history(directory),
             "train_history": train_history(directory)}
 
 
@@ -321,11 +324,12 @@ def reproduce(args: argparse.Namespace, argv: Sequence[str], invocations: List[D
     sweep = choose_lrs(plan, static_sweep)
     chosen = {m: entry["chosen"] for m, entry in sweep["methods"].items()}
     seed_runs = protocol.seed_runs(args.seeds, chosen, static_configs, args.methods)
-    results = run_all([partial(run_seed, plan, run) for run in seed_runs], args.jobs)
+    names = class_names(reference.DATA.PATH_TO_DATA_DIR)
+    results = run_all([partial(run_seed, plan, run, names) for run in seed_runs], args.jobs)
     summary = {
         "command": "python experiments/reproduce_synthetic.py " + shlex.join(argv),
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "machine": machine(), "out": args.out, "base_config": os.path.relpath(BASE_CFG, ROOT),
+        "machine": invocations[-1]["machine"], "out": args.out, "base_config": os.path.relpath(BASE_CFG, ROOT),
         "methods": args.methods, "seeds": list(args.seeds), "lrs": list(args.lrs),
         "epochs": reference.SOLVER.MAX_EPOCH,
         "views": reference.TEST.NUM_ENSEMBLE_VIEWS * reference.TEST.NUM_SPATIAL_CROPS,

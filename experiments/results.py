@@ -7,14 +7,16 @@ see ``mutualnet_video.budget.flops``) of every config trained in the step, repla
 training pass ~ forward + backward ~ 3 forwards). BN re-calibration, validation and the grid
 evaluation are not counted; input downscaling is not counted.
 """
+import json
 import os
-from typing import Dict, List
+from typing import Dict, List, Sequence
 
 from mutualnet_video.budget import BudgetTable, SubnetSpace, model_stats
 from mutualnet_video.budget.calibrate import bank_batches
 from mutualnet_video.budget.table import CURVE_JSON, row_config
 from mutualnet_video.config import SubnetConfig
 from mutualnet_video.data import build_loader
+from mutualnet_video.engine.grid import read_predictions
 from mutualnet_video.engine.sampler import ConfigSampler
 from mutualnet_video.models import build_model
 from mutualnet_video.slim import slim_layers
@@ -22,6 +24,7 @@ from mutualnet_video.utils.logging import STATS_FILE, read_json_stats
 
 TRAIN_PASS_FACTOR = 3  # one training pass on a clip ~ forward + backward ~ 3 forwards
 CURVE_KEYS = ("width", "crop", "frames", "gflops", "params", "top1", "top5", "num_videos", "bn_batches")
+FACTORS = ("object", "direction")  # the synthetic classes are named <object>_<direction>
 
 
 def _epoch_number(record: Dict) -> int:
@@ -70,6 +73,30 @@ def train_history(output_dir: str) -> List[Dict]:
     BN in training mode) and its label loss: how well the largest config fits the training data."""
     return [{"epoch": _epoch_number(r), "top1": 100.0 - r["top1_err"], "loss_full": r["loss_full"]}
             for r in last_per_epoch(read_json_stats(output_dir, "train_epoch"))]
+
+
+def class_names(data_dir: str) -> List[str]:
+    """Class names by label, from ``classids.json`` in the data folder ([] without it)."""
+    path = os.path.join(data_dir, "classids.json")
+    if not os.path.isfile(path):
+        return []
+    with open(path) as f:
+        ids = json.load(f)
+    return sorted(ids, key=ids.get)
+
+
+def factor_accuracy(output_dir: str, names: Sequence[str]) -> Dict[str, Dict[str, float]]:
+    """Per config of the grid in ``output_dir`` (its ``predictions.json``): the % of videos whose
+    predicted class has the true class's object, and its direction (``FACTORS``), for classes named
+    ``<object>_<direction>``; {} without predictions or with other class names."""
+    predictions = read_predictions(output_dir)
+    parts = [name.split("_") for name in names]
+    if not predictions["labels"] or not parts or any(len(p) != len(FACTORS) for p in parts):
+        return {}
+    seen = [(i, y) for i, y in enumerate(predictions["labels"]) if y >= 0]
+    return {config: {factor: 100.0 * sum(parts[top1[i]][k] == parts[y][k] for i, y in seen) / len(seen)
+                     for k, factor in enumerate(FACTORS)}
+            for config, top1 in predictions["top1"].items()}
 
 
 def sweep_score(output_dir: str) -> float:

@@ -131,6 +131,12 @@ def test_grid_evaluation_writes_curve_files_and_resumes(tiny_data, tmp_path, mon
         assert os.path.getsize(tmp_path / name) > 0
     assert rows[0]["gflops_per_video"] == pytest.approx(2 * rows[0]["gflops"])
     assert set(torch.load(ckpt, weights_only=True)["bn_bank"]["entries"]) == {str(c) for c in first}
+    predictions = grid_module.read_predictions(str(tmp_path), ckpt)
+    assert len(predictions["labels"]) == 4 and set(predictions["top1"]) == {str(c) for c in first}
+    for row, sub in zip(rows, first):  # the saved predictions give the row's top-1
+        right = [p == y for p, y in zip(predictions["top1"][str(sub)], predictions["labels"])]
+        assert 100.0 * sum(right) / len(right) == pytest.approx(row["top1"])
+    assert grid_module.read_predictions(str(tmp_path), "another.pyth")["top1"] == {}
 
     calls = {"test": 0, "calibrate": 0}
     real_test, real_calibrate = grid_module.multiview_test, calibrate_module.calibrate_bn
@@ -140,6 +146,8 @@ def test_grid_evaluation_writes_curve_files_and_resumes(tiny_data, tmp_path, mon
     rows = evaluate_grid(cfg, build_model(cfg), ckpt, configs=more)
     assert calls == {"test": 1, "calibrate": 1}  # only the new config
     assert len(simplejson.load(open(tmp_path / "curve.json"))) == 3 and len(rows) == 3
+    again = grid_module.read_predictions(str(tmp_path))
+    assert set(again["top1"]) == {str(c) for c in more} and again["top1"][str(first[0])] == predictions["top1"][str(first[0])]
     frontier = simplejson.load(open(tmp_path / "query_table.json"))
     assert all(a["gflops"] < b["gflops"] and a["top1"] < b["top1"] for a, b in zip(frontier, frontier[1:]))
 

@@ -37,6 +37,18 @@ def test_section_has_protocol_verdicts_and_tables():
     assert "| mutualnet | w1.00-c32-t8 | 83.0 ± 1.6 | 0.500 ± 0.000 | 72.0 ± 1.6 | 11.0 ± 3.2 |" in text  # fit on training data
 
 
+def test_section_shows_where_the_errors_are_when_the_grids_saved_predictions():
+    methods = ["mutualnet", "sandwich"]
+    results = [r for r in fake_results() if r["method"] in methods]
+    assert "Where the errors are" not in report.render(summary(results, methods))
+    for r in results:
+        r["test_factors"] = {"w1.00-c32-t8": {"object": 75.0, "direction": 100.0},
+                             "w0.50-c32-t8": {"object": 62.0 + r["seed"], "direction": 99.5}}
+    text = report.render(summary(results, methods))
+    assert "### Where the errors are" in text
+    assert "| mutualnet | w0.50-c32-t8 | 5 | 62.0 ± 1.6 | 64.0 ± 1.6 | 99.5 ± 0.0 |" in text
+
+
 def test_section_with_fewer_seeds_than_the_protocol_says_so_and_decides_nothing():
     results = [r for r in fake_results() if r["seed"] < 3]
     text = report.render({**summary(results, ["mutualnet", "sandwich"]), "seeds": [0, 1, 2]})

@@ -71,7 +71,8 @@ def _result(method, seed, test, val=None, config=None, history=(60.0, 70.0)):
             "config": config, "test": test, "val": val or test, "wall_s": 10.0, "train_s": 5.0,
             "train_gflops": 4.0 if config is None else 1.0,
             "val_history": [{"epoch": e + 1, "configs": [], "top1": [t]} for e, t in enumerate(history)],
-            "train_history": [{"epoch": e + 1, "top1": t, "loss_full": 1.0 / (e + 1)} for e, t in enumerate(train)]}
+            "train_history": [{"epoch": e + 1, "top1": t, "loss_full": 1.0 / (e + 1)} for e, t in enumerate(train)],
+            "test_factors": {}}
 
 
 GRID = ("w1.00-c32-t8", 2.0), ("w0.50-c32-t8", 1.0)
@@ -129,3 +130,22 @@ def test_analysis_of_a_method_subset_has_only_its_claims():
     no_static = analysis.analyse([r for r in fake_results() if r["method"] != "static"], [])
     assert no_static["static"] == [] and no_static["cost_ratios"] is None
     assert [c["id"] for c in no_static["claims"]][:2] == ["sandwich_same_config", "sandwich_within_budget"]
+
+
+def test_errors_per_factor_at_the_cheapest_and_the_full_config():
+    results = fake_results()
+    for r in results:  # MutualNet's seeds 0-3 saved predictions; seed 4's grid did not
+        if r["method"] == "mutualnet" and r["seed"] < 4:
+            r["test_factors"] = {"w1.00-c32-t8": {"object": 80.0 + r["seed"], "direction": 100.0},
+                                 "w0.50-c32-t8": {"object": 60.0, "direction": 99.0}}
+        if r["method"] == "static":
+            r["test_factors"] = {"w0.50-c32-t8": {"object": 70.0, "direction": 98.0}}
+    table = analysis.analyse(results, ["w0.50-c32-t8"])["factors"]
+    rows = {(r["run"], r["config"]): r for r in table}
+    assert list(rows) == [("mutualnet", "w0.50-c32-t8"), ("mutualnet", "w1.00-c32-t8"),
+                          ("static_w0.50-c32-t8", "w0.50-c32-t8")]  # cheapest first; no rows for sandwich
+    full = rows["mutualnet", "w1.00-c32-t8"]
+    assert full["object"]["mean"] == 81.5 and full["object"]["n"] == 4 and full["direction"]["mean"] == 100.0
+    assert full["top1"]["mean"] == 71.5  # test top-1 of the same 4 seeds (70 + seed)
+    assert rows["static_w0.50-c32-t8", "w0.50-c32-t8"]["object"]["n"] == 5
+    assert analysis.factor_table(fake_results()) == []

@@ -16,7 +16,7 @@ from PIL import Image
 from data_prep.make_synthetic import make_synthetic
 from experiments import protocol, report, results, runner, stats
 from experiments import reproduce_synthetic as driver
-from mutualnet_video.budget import BankStore, BNBank, BudgetTable, SubnetSpace
+from mutualnet_video.budget import BankStore, BNBank, BudgetTable, SubnetSpace, row_config
 from mutualnet_video.budget.table import CURVE_JSON
 from mutualnet_video.config import SubnetConfig, load_config
 
@@ -109,6 +109,9 @@ def test_driver_end_to_end_and_resume(data, tmp_path, capsys):
         assert {r["num_videos"] for r in run["test"]} == {6} and {r["num_videos"] for r in run["val"]} == {4}
         assert [h["epoch"] for h in run["val_history"]] == [1]
         assert [h["epoch"] for h in run["train_history"]] == [1] and 0 <= run["train_history"][0]["top1"] <= 100
+        assert set(run["test_factors"]) == {str(row_config(r)) for r in run["test"]}
+        for factors in run["test_factors"].values():  # 2 classes of one object: the object is always right
+            assert factors["object"] == 100.0 and 0 <= factors["direction"] <= 100
     static = saved["analysis"]["static"][0]
     assert static["config"] == STATIC and static["gflops"] == static["mutualnet_gflops"]
     for diff in (static["diff_same"], static["diff_within"]):
@@ -278,3 +281,18 @@ def test_sigterm_stops_the_calls_and_records_their_time(data, tmp_path):
     invocation, = json.loads((out / driver.INVOCATIONS_JSON).read_text())
     assert invocation["outcome"] == "stopped" and invocation["wall_s"] > max(r["wall_s"] for r in records)
     assert printed.count(" start ") == 2 and " done " not in printed
+
+
+def test_errors_per_factor_from_the_saved_predictions(tmp_path):
+    names = ["disc_left", "disc_up", "square_left", "square_up"]
+    (tmp_path / "classids.json").write_text(json.dumps({n: i for i, n in enumerate(names)}))
+    assert results.class_names(str(tmp_path)) == names
+    (tmp_path / "predictions.json").write_text(json.dumps({
+        "checkpoint": "c.pyth", "labels": [0, 1, 2, 3, -1],
+        "top1": {"w1.00-c48-t8": [0, 3, 3, 0, 0],  # right, object wrong, direction wrong, both wrong; unseen
+                 "w0.50-c32-t4": [0, 3, 0, 1, 1]}}))  # right, then object wrong 3 times
+    factors = results.factor_accuracy(str(tmp_path), names)
+    assert factors == {"w1.00-c48-t8": {"object": 50.0, "direction": 50.0},
+                       "w0.50-c32-t4": {"object": 25.0, "direction": 100.0}}
+    assert results.factor_accuracy(str(tmp_path), ["abseiling", "archery", "bowling", "juggling_balls"]) == {}
+    assert results.factor_accuracy(str(tmp_path / "missing"), names) == {}

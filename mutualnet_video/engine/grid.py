@@ -4,14 +4,17 @@ and the plot.
 
 Written to ``OUTPUT_DIR`` as each config finishes, so an interrupted grid resumes where it stopped:
 ``curve.json`` / ``curve.csv`` (one row per config), ``query_table.json`` (the frontier),
-``curve.png``, and the BN bank inside the evaluated checkpoint (key ``bn_bank``; or
+``curve.png``, ``predictions.json`` (every config's top-1 class per video, and the labels: what an
+error analysis needs), and the BN bank inside the evaluated checkpoint (key ``bn_bank``; or
 ``OUTPUT_DIR/bn_bank.pyth`` when the checkpoint lives elsewhere).
 """
+import json
 import logging
 import os
 import time
 from typing import Dict, List, Optional, Sequence
 
+import torch
 import torch.nn as nn
 from fvcore.common.config import CfgNode
 
@@ -24,12 +27,14 @@ from ..config import SubnetConfig
 from ..data import build_dataset, build_loader
 from ..slim import width as at_width
 from ..utils import distributed as du
+from ..utils.atomic import write_json
 from ..utils.checkpoint import atomic_save
 from .multiview import multiview_test
 
 logger = logging.getLogger(__name__)
 
 CURVE_PNG = "curve.png"
+PREDICTIONS_JSON = "predictions.json"
 
 
 def _views(cfg: CfgNode) -> int:
@@ -43,6 +48,19 @@ def _finished_rows(path: str, checkpoint: Optional[str], bn_batches: int) -> Dic
         return {}
     return {str(row_config(r)): r for r in BudgetTable.load(path)
             if r.get("checkpoint") == checkpoint and r.get("bn_batches", 0) >= bn_batches}
+
+
+def read_predictions(output_dir: str, checkpoint: Optional[str] = None) -> Dict:
+    """``OUTPUT_DIR/predictions.json``: ``{"checkpoint", "labels": [V], "top1": {config: [V]}}``, the
+    top-1 class of every video (-1: a video no view reached) per config. A new, empty record when
+    the file is missing or holds another ``checkpoint``'s (unless ``checkpoint`` is None)."""
+    path = os.path.join(output_dir, PREDICTIONS_JSON)
+    if os.path.isfile(path):
+        with open(path) as f:
+            saved = json.load(f)
+        if checkpoint is None or saved["checkpoint"] == checkpoint:
+            return saved
+    return {"checkpoint": checkpoint, "labels": [], "top1": {}}
 
 
 def evaluate_grid(cfg: CfgNode, model: nn.Module, checkpoint: Optional[str],
@@ -61,6 +79,7 @@ def evaluate_grid(cfg: CfgNode, model: nn.Module, checkpoint: Optional[str],
     curve_path = os.path.join(cfg.OUTPUT_DIR, CURVE_JSON)
     done = _finished_rows(curve_path, checkpoint, bank_batches(cfg))
     store = BankStore(cfg, checkpoint)
+    predictions = read_predictions(cfg.OUTPUT_DIR, checkpoint)
     num_videos = build_dataset(cfg, "test").num_videos
     amp = cfg.TRAIN.MIXED_PRECISION and device.type == "cuda"
     logger.info("evaluating %d configs x %d views on %d test videos (%d already done)",
@@ -80,8 +99,12 @@ def evaluate_grid(cfg: CfgNode, model: nn.Module, checkpoint: Optional[str],
         row = curve_row(sub, stats, result, views=_views(cfg), bn_batches=store.bank.num_batches(sub),
                         test_crop=eval_sub.crop, checkpoint=checkpoint)
         done[str(sub)] = row
+        seen = result["views"] > 0
+        predictions["labels"] = torch.where(seen, result["video_labels"], -1).tolist()  # (V,)
+        predictions["top1"][str(sub)] = torch.where(seen, result["video_scores"].argmax(1), -1).tolist()  # (V,)
         if du.is_master_proc():
             BudgetTable(done.values()).save(curve_path, os.path.join(cfg.OUTPUT_DIR, CURVE_CSV))
+            write_json(os.path.join(cfg.OUTPUT_DIR, PREDICTIONS_JSON), predictions)
         logger.info("[%d/%d] %s: top-1 %.2f%% top-5 %.2f%% at %.3f GFLOPs/view (%.0f s)", i, len(configs), sub,
                     row["top1"], row["top5"], row["gflops"], time.time() - start)
     rows = [done[str(c)] for c in configs]
