@@ -10,7 +10,9 @@ Methods (all from the same base config, the same optimizer steps and data):
 - ``static``: a plain network trained at exactly one grid config (default: the cheapest and the full).
 
 The learning rate is swept per method on val with seed 0 for ``SWEPT`` (static at its costliest
-config); the ablations take MutualNet's rate and every static config the static rate (``LR_FROM``).
+config), over a grid, extended past its end while a method's best rate is there
+(``next_sweep_rate``); the ablations take MutualNet's rate and every static config the static rate
+(``LR_FROM``).
 """
 import os
 from dataclasses import dataclass
@@ -92,6 +94,35 @@ def sweep_runs(lrs: Sequence[float], static_config: SubnetConfig, methods: Seque
     """Seed 0, every swept method at every learning rate."""
     return [Run(method, SWEEP_SEED, lr, static_config if method == "static" else None)
             for method in swept(methods) for lr in lrs]
+
+
+def best_rate(scores: Dict[float, Optional[float]]) -> float:
+    """The rate with the best sweep score (None: the training diverged, worse than any); ties: the smaller rate."""
+    finite = {lr: score for lr, score in scores.items() if score is not None}
+    if not finite:
+        raise SystemExit(f"every rate of the sweep diverged: {sorted(scores)}; try smaller --lrs")
+    return max(finite, key=lambda lr: (finite[lr], -lr))
+
+
+def next_sweep_rate(lrs: Sequence[float], scores: Dict[float, Optional[float]], extend: int) -> Optional[float]:
+    """The rate a method's sweep tries next, or None when it is done. ``lrs``: the sweep's grid;
+    ``scores``: the method's score per rate tried so far (None: diverged). When the best rate is the
+    smallest or the largest tried, and fewer than ``extend`` rates were added beyond the grid on that
+    side, the next one beyond it by the grid's geometric step, to one significant digit (the grid
+    0.01, 0.03, 0.1 goes on to 0.3 and 1 above, 0.003 and 0.001 below): a best rate at an end of
+    the grid may not be the method's best, and an unbracketed baseline would favour MutualNet."""
+    grid, tried = sorted(lrs), sorted(scores)
+    if len(grid) < 2:
+        return None
+    best = best_rate(scores)
+    side = -1 if best == tried[0] else 1 if best == tried[-1] else 0
+    added = sum(1 for lr in tried if (lr < grid[0] if side < 0 else lr > grid[-1]))
+    if side == 0 or added >= extend:
+        return None
+    step = (grid[-1] / grid[0]) ** (1 / (len(grid) - 1))
+    edge = grid[0] if side < 0 else grid[-1]
+    rate = float(f"{edge * step ** (side * (added + 1)):.1g}")
+    return None if rate in scores else rate
 
 
 def seed_runs(seeds: Sequence[int], chosen_lr: Dict[str, float], static_configs: Sequence[SubnetConfig],

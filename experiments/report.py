@@ -125,15 +125,23 @@ def _claim_lines(claim: Dict) -> List[str]:
 
 
 def sweep_lines(sweep: Dict) -> List[str]:
-    """The sweep table: criterion per method and learning rate, the chosen rate in bold."""
-    lrs = sweep["lrs"]
+    """The sweep table: criterion per method and learning rate tried (the grid and its extensions;
+    - not tried), the chosen rate in bold."""
+    lrs = sorted({float(lr) for entry in sweep["methods"].values() for lr in entry["scores"]})
     lines = ["| method | " + " | ".join(f"LR {lr:g}" for lr in lrs) + " | chosen |",
              "|---|" + "---|" * (len(lrs) + 1)]
     for method, entry in sweep["methods"].items():
-        cells = [f"**{entry['scores'][f'{lr:g}']:.1f}**" if lr == entry["chosen"] else f"{entry['scores'][f'{lr:g}']:.1f}"
-                 for lr in lrs]
+        cells = [_sweep_cell(entry["scores"].get(f"{lr:g}", "-"), lr == entry["chosen"]) for lr in lrs]
         lines.append(f"| {LABELS[method]} | " + " | ".join(cells) + f" | {entry['chosen']:g} |")
     return lines
+
+
+def _sweep_cell(score, chosen: bool) -> str:
+    if score is None:
+        return "diverged"
+    if isinstance(score, str):
+        return score
+    return f"**{score:.1f}**" if chosen else f"{score:.1f}"
 
 
 def findings(summary: Dict) -> List[str]:
@@ -181,6 +189,12 @@ def _timing_lines(s: Dict) -> List[str]:
             f"- Machine: {s['machine']}" + (f"; earlier invocations also ran on: {'; '.join(others)}" if others else "")]
 
 
+def _extension(sweep: Dict) -> str:
+    extend = sweep.get("extend", 0)
+    return (f", extended by the grid's step past an end while a method's best rate was there (at most {extend} per end; "
+            "a diverged training scores worst)" if extend else "")
+
+
 def render(summary: Dict) -> str:
     """The generated markdown section."""
     s, a = summary, summary["analysis"]
@@ -200,7 +214,7 @@ def render(summary: Dict) -> str:
            f"- Base config `{s['base_config']}`, {s['epochs']} epochs per run, seeds {s['seeds']}, methods "
            f"{', '.join(s['methods'])}; {len(s['runs'])} runs in `{s['out']}`, every number in `summary.json` there",
            "", "### Protocol (fixed before any test number was computed)", "",
-           f"- Learning rate per method, swept on val with seed {s['sweep']['seed']} over {s['sweep']['lrs']} "
+           f"- Learning rate per method, swept on val with seed {s['sweep']['seed']} over {s['sweep']['lrs']}{_extension(s['sweep'])} "
            f"(the sweep runs train only; no test evaluation): criterion = {s['sweep']['criterion']}. "
            f"Chosen: {lr_note}. {static_note}The ablations use MutualNet's rate. The sweep run at the chosen rate "
            "is seed 0's run.",

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The paper's central claims, checked at a scale that runs on a few CPU cores (issue #12's protocol).
 
-    python experiments/reproduce_synthetic.py [--seeds 0 1 2 3 4] [--lrs 0.01 0.03 0.1] [--epochs N] \\
+    python experiments/reproduce_synthetic.py [--seeds 0 1 2 3 4] [--lrs 0.01 0.03 0.1] [--extend 2] [--epochs N] \\
         [--methods mutualnet mutualnet_wc mutualnet_wt sandwich static] [--out output/reproduce] [--docs docs] \\
         [--static-configs w0.50-c24-t4,w1.00-c32-t8] [--jobs N] [--threads 1] [--opts KEY VALUE ...]
 
@@ -9,7 +9,9 @@ From ``configs/demo/X3D_DEMO.yaml`` (a tiny X3D on the synthetic object x direct
 ``data_prep.make_synthetic`` when its folder is missing), with ``tools/run_net.py`` as a subprocess:
 
 1. **Sweep** (``OUT/sweep/<run>-lr<LR>``, seed 0, training only, so no test number exists yet): every
-   method of ``protocol.SWEPT`` at every ``--lrs`` value; per method the rate with the best mean
+   method of ``protocol.SWEPT`` at every ``--lrs`` value. While a method's best rate is the smallest
+   or the largest it tried, it trains one more rate beyond it (the grid's step; at most ``--extend``
+   per end; a training that diverges scores worst). Per method the rate with the best mean
    single-view val top-1 over the validated configs (full and smallest) at the last val_epoch is
    chosen (ties: the smaller rate) and written to ``OUT/sweep.json``, which is then fixed.
 2. **Seeds** (``OUT/seed<S>/<run>``): per seed every method of ``protocol.METHODS`` at its chosen rate;
@@ -21,7 +23,7 @@ From ``configs/demo/X3D_DEMO.yaml`` (a tiny X3D on the synthetic object x direct
    section of ``DOCS/RESULTS.md`` and its plots (``experiments/analysis.py``, ``stats.py``, ``report.py``).
 
 Size of the default protocol (5 methods, 2 static configs, 3 rates, 5 seeds): 9 sweep trainings
-(training only), 30 seed runs (6 per seed; 3 of seed 0's are sweep runs, so 27 more trainings with
+(training only; up to 4 more per swept method where the grid's ends are best), 30 seed runs (6 per seed; 3 of seed 0's are sweep runs, so 27 more trainings with
 their test grid and 3 test grids alone) and 30 val grids: 69 run_net calls. ``--methods`` runs a
 subset (mutualnet and at least one other); the analysis and report then cover what ran.
 
@@ -33,6 +35,7 @@ Resume: finished calls are skipped (``experiments/runner.py``); delete a run's f
 Ctrl-C or SIGTERM stops the running calls, which resume from their last checkpoint.
 """
 import argparse
+import dataclasses
 import datetime
 import os
 import shlex
@@ -77,6 +80,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--lrs", type=float, nargs="+", default=[0.01, 0.03, 0.1],
                         help="SOLVER.BASE_LR values of the sweep (seed 0, on val); the default brackets the "
                              "demo recipe's 0.03 by a factor of about 3 on each side")
+    parser.add_argument("--extend", type=int, default=2,
+                        help="while a method's best sweep rate is the smallest or largest it tried, train one more "
+                             "beyond it by the --lrs grid's step, at most this many per end (0: the grid only)")
     parser.add_argument("--methods", nargs="+", default=list(protocol.METHODS),
                         help="the methods to run (default: all; mutualnet and at least one other)")
     parser.add_argument("--epochs", type=int, default=None,
@@ -96,6 +102,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.jobs < 1 or args.threads < 1:
         parser.error("--jobs and --threads must be at least 1")
+    if args.extend < 0:
+        parser.error("--extend must be 0 or more")
     if protocol.SWEEP_SEED not in args.seeds:
         parser.error(f"--seeds must include the sweep's seed {protocol.SWEEP_SEED}")
     if len(set(args.lrs)) != len(args.lrs) or len(set(args.seeds)) != len(args.seeds):
@@ -155,11 +163,28 @@ class Plan:
         self.done = 0
         self._lock = threading.Lock()  # calls run in several threads (run_all)
 
-    def call(self, stage: str, run: Run, output_dir: str, extra: Sequence[str] = (), prepare=None) -> Call:
+    def call(self, stage: str, run: Run, output_dir: str, extra: Sequence[str] = (), prepare=None,
+             may_diverge: bool = False) -> Call:
         opts = common_opts(self.args) + protocol.method_opts(self.reference, run) + list(extra)
         label = f"{stage} {run.name} seed {run.seed} lr {run.lr:g}"
         return Call(stage, label, output_dir, BASE_CFG, tuple(opts + stage_opts(stage, output_dir)),
-                    self.args.threads, prepare)
+                    self.args.threads, prepare, may_diverge)
+
+    def sweep_call(self, run: Run) -> Call:
+        """A sweep run's training (it may diverge: a rate too large is a result)."""
+        return self.call("train", run, run.sweep_dir(self.args.out), may_diverge=True)
+
+    def add_sweep(self, run: Run) -> None:
+        """A rate beyond the grid (``protocol.next_sweep_rate``) joins the sweep."""
+        with self._lock:
+            self.sweep.append(run)
+            self.total += 1
+
+    def scores(self, method: str) -> Dict[float, Optional[float]]:
+        """``method``'s sweep score per rate trained so far (None: diverged)."""
+        with self._lock:
+            runs = [r for r in self.sweep if r.method == method]
+        return {r.lr: sweep_score(r.sweep_dir(self.args.out)) for r in runs}
 
     def execute(self, call: Call) -> Dict:
         with self._lock:
@@ -174,31 +199,46 @@ def run_dir(run: Run, sweep: Sequence[Run], out: str) -> str:
 
 
 def run_sweep(plan: Plan) -> None:
-    """Train every sweep run (no test evaluation), ``--jobs`` at a time."""
-    run_all([partial(plan.execute, plan.call("train", run, run.sweep_dir(plan.args.out))) for run in plan.sweep],
-            plan.args.jobs)
+    """Train every sweep run (no test evaluation), ``--jobs`` at a time; then each method, in
+    parallel, its rates beyond the grid (``extend_sweep``)."""
+    run_all([partial(plan.execute, plan.sweep_call(run)) for run in plan.sweep], plan.args.jobs)
+    run_all([partial(extend_sweep, plan, method) for method in protocol.swept(plan.args.methods)], plan.args.jobs)
+
+
+def extend_sweep(plan: Plan, method: str) -> None:
+    """Train ``method`` at the next rate beyond the grid while its best rate is at an end of those
+    it tried (``protocol.next_sweep_rate``, at most ``--extend`` per end)."""
+    template = next(r for r in plan.sweep if r.method == method)
+    while True:
+        lr = protocol.next_sweep_rate(plan.args.lrs, plan.scores(method), plan.args.extend)
+        if lr is None:
+            return
+        run = dataclasses.replace(template, lr=lr)
+        plan.add_sweep(run)
+        plan.execute(plan.sweep_call(run))
 
 
 def choose_lrs(plan: Plan, static_config: Optional[SubnetConfig]) -> Dict:
     """The sweep's choice per method (``OUT/sweep.json``); once written it is fixed: a later
     invocation must find the same choice, else it stops."""
-    lrs = plan.args.lrs
     methods = {}
     for method in protocol.swept(plan.args.methods):
-        runs = [r for r in plan.sweep if r.method == method]
-        scores = {r.lr: sweep_score(r.sweep_dir(plan.args.out)) for r in runs}
-        chosen = max(lrs, key=lambda lr: (scores[lr], -lr))
-        methods[method] = {"scores": {f"{lr:g}": scores[lr] for lr in lrs}, "chosen": chosen,
-                           "run_dirs": {f"{r.lr:g}": r.sweep_dir(plan.args.out) for r in runs}}
-    sweep = {"seed": protocol.SWEEP_SEED, "lrs": list(lrs), "criterion": SWEEP_CRITERION,
+        scores = dict(sorted(plan.scores(method).items()))
+        methods[method] = {"scores": {f"{lr:g}": score for lr, score in scores.items()},
+                           "chosen": protocol.best_rate(scores),
+                           "run_dirs": {f"{r.lr:g}": r.sweep_dir(plan.args.out)
+                                        for r in sorted(plan.sweep, key=lambda r: r.lr) if r.method == method}}
+    sweep = {"seed": protocol.SWEEP_SEED, "lrs": list(plan.args.lrs), "extend": plan.args.extend,
+             "criterion": SWEEP_CRITERION,
              "static_config": static_config and str(static_config), "methods": methods,
              "lr_of_method": {m: methods[protocol.LR_FROM[m]]["chosen"] for m in plan.args.methods}}
     path = os.path.join(plan.args.out, SWEEP_JSON)
     if os.path.isfile(path):
         fixed = read_json(path)
-        if fixed["lr_of_method"] != sweep["lr_of_method"] or fixed["lrs"] != sweep["lrs"]:
-            raise SystemExit(f"{path} fixed the learning rates {fixed['lr_of_method']} over {fixed['lrs']}; the sweep "
-                             f"now gives {sweep['lr_of_method']} over {sweep['lrs']}: use another --out")
+        if any(fixed.get(key) != sweep[key] for key in ("lr_of_method", "lrs", "extend")):
+            raise SystemExit(f"{path} fixed the learning rates {fixed['lr_of_method']} over {fixed['lrs']} (--extend "
+                             f"{fixed.get('extend', 0)}); the sweep now gives {sweep['lr_of_method']} over {sweep['lrs']} "
+                             f"(--extend {sweep['extend']}): use another --out")
         return fixed
     write_json(path, sweep)
     print(f"sweep: chose {sweep['lr_of_method']} (written to {path})", flush=True)

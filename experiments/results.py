@@ -9,7 +9,7 @@ evaluation are not counted; input downscaling is not counted.
 """
 import json
 import os
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from mutualnet_video.budget import BudgetTable, SubnetSpace, model_stats
 from mutualnet_video.budget.calibrate import bank_batches
@@ -99,8 +99,16 @@ def factor_accuracy(output_dir: str, names: Sequence[str]) -> Dict[str, Dict[str
             for config, top1 in predictions["top1"].items()}
 
 
-def sweep_score(output_dir: str) -> float:
-    """The sweep criterion: mean single-view val top-1 over the validated configs at the last val_epoch."""
+def diverged(output_dir: str) -> bool:
+    """The training in ``output_dir`` stopped on a non-finite loss (its ``diverged`` record)."""
+    return bool(read_json_stats(output_dir, "diverged"))
+
+
+def sweep_score(output_dir: str) -> Optional[float]:
+    """The sweep criterion: mean single-view val top-1 over the validated configs at the last
+    val_epoch; None for a training that diverged (worse than any score)."""
+    if diverged(output_dir):
+        return None
     history = val_history(output_dir)
     if not history:
         raise SystemExit(f"{output_dir}: no val_epoch record in {STATS_FILE} (TRAIN.EVAL_PERIOD)")

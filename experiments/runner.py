@@ -19,6 +19,9 @@ Stages: ``train`` (training only: the sweep, where no test number may be compute
 learning rate is chosen), ``train+test`` (training, then run_net's own TEST: the grid on the test
 split), ``test`` (the grid on the test split of an already trained run), ``val`` (the grid on the
 val split, TEST.SPLIT val, from the run's last checkpoint, in ``<run>/val``).
+
+A call that ``may_diverge`` (a sweep training) and stops on a non-finite loss is a result, not a
+failure: its record says ``diverged`` and it is never run again. Any other failed call stops the driver.
 """
 import os
 import shlex
@@ -33,7 +36,7 @@ from typing import Callable, Dict, List, Optional, Sequence, TypeVar
 
 from data_prep.common import read_json, write_json
 
-from .results import curve_complete, finished_training, last_epoch
+from .results import curve_complete, diverged, finished_training, last_epoch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUN_NET = os.path.join(ROOT, "tools", "run_net.py")
@@ -54,7 +57,8 @@ _stopping = threading.Event()  # set by stop_running: no run_net process starts 
 @dataclass(frozen=True)
 class Call:
     """One run_net invocation: ``opts`` already hold OUTPUT_DIR and the stage's switches; ``prepare``
-    (optional) runs just before each launch, after the record exists."""
+    (optional) runs just before each launch, after the record exists; ``may_diverge``: a training
+    that stops on a non-finite loss ends the call as ``diverged`` instead of failing it."""
 
     stage: str
     label: str
@@ -63,6 +67,7 @@ class Call:
     opts: tuple
     threads: int = 1
     prepare: Optional[Callable[[], None]] = field(default=None, compare=False)
+    may_diverge: bool = False
 
     @property
     def command(self) -> List[str]:
@@ -127,6 +132,9 @@ def execute(call: Call, load_cfg: Callable, progress: str) -> Dict:
     if record["status"] == "new" and _foreign(call.output_dir):
         raise SystemExit(f"{call.output_dir} holds outputs this driver did not make (no driver-*.json record): "
                          "delete it or choose another --out")
+    if record["status"] == "diverged":
+        print(f"{progress} skip {call.label}: diverged earlier ({record['wall_s']:.0f} s)", flush=True)
+        return record
     cfg = load_cfg(list(call.opts))
     if record["status"] == "finished" and STAGES[call.stage][0]:
         _check_schedule(call, cfg)
@@ -146,6 +154,11 @@ def execute(call: Call, load_cfg: Callable, progress: str) -> Dict:
     finally:  # the time of an interrupted attempt counts too
         record["wall_s"] += time.time() - start
         write_json(call.record_path, record)
+    if code != 0 and call.may_diverge and diverged(call.output_dir):
+        record["status"] = "diverged"
+        write_json(call.record_path, record)
+        print(f"{progress} diverged {call.label} after {time.time() - start:.0f} s (a non-finite loss)", flush=True)
+        return record
     if code != 0 or not complete(call, cfg):
         raise SystemExit(f"{call.label} failed (exit code {code}): see {os.path.join(call.output_dir, RUN_OUTPUT)}")
     record["status"] = "finished"

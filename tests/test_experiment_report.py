@@ -49,6 +49,18 @@ def test_section_shows_where_the_errors_are_when_the_grids_saved_predictions():
     assert "| mutualnet | w0.50-c32-t8 | 5 | 62.0 ± 1.6 | 64.0 ± 1.6 | 99.5 ± 0.0 |" in text
 
 
+def test_sweep_table_shows_the_extended_rates_and_a_diverged_one():
+    extended = {**SWEEP, "extend": 2, "methods": {
+        "mutualnet": {"scores": {"0.05": 40.0, "0.1": 55.5}, "chosen": 0.1},
+        "static": {"scores": {"0.05": 40.0, "0.1": 55.5, "0.2": 60.0, "0.4": None}, "chosen": 0.2}}}
+    text = report.render({**summary(fake_results(), ["mutualnet", "static"]), "sweep": extended})
+    assert "| method | LR 0.05 | LR 0.1 | LR 0.2 | LR 0.4 | chosen |" in text
+    assert "| MutualNet (width x crop x frames) | 40.0 | **55.5** | - | - | 0.1 |" in text
+    assert "| static (trained alone) | 40.0 | 55.5 | **60.0** | diverged | 0.2 |" in text
+    assert "extended by the grid's step past an end while a method's best rate was there (at most 2 per end" in text
+    assert "extended" not in report.render(summary(fake_results(), ["mutualnet", "static"]))
+
+
 def test_section_with_fewer_seeds_than_the_protocol_says_so_and_decides_nothing():
     results = [r for r in fake_results() if r["seed"] < 3]
     text = report.render({**summary(results, ["mutualnet", "sandwich"]), "seeds": [0, 1, 2]})

@@ -32,9 +32,10 @@ def data(tmp_path_factory):
 
 
 def tiny_argv(data, out, docs):
-    """MutualNet and one static baseline, 2 learning rates, 2 seeds, 1 epoch, a 2-config grid, 1 view;
-    2 calls at a time."""
-    return ["--epochs", "1", "--seeds", "0", "1", "--lrs", *LRS, "--methods", "mutualnet", "static", "--jobs", "2",
+    """MutualNet and one static baseline, 2 learning rates (one of them is best, so each method's
+    sweep adds one rate beyond it), 2 seeds, 1 epoch, a 2-config grid, 1 view; 2 calls at a time."""
+    return ["--epochs", "1", "--seeds", "0", "1", "--lrs", *LRS, "--extend", "1", "--methods", "mutualnet", "static",
+            "--jobs", "2",
             "--out", str(out), "--docs", str(docs), "--static-configs", STATIC,
             "--opts", "DATA.PATH_TO_DATA_DIR", str(data), "DATA.PATH_PREFIX", str(data), "MODEL.NUM_CLASSES", "2",
             "TRAIN.BATCH_SIZE", "2", "TEST.BATCH_SIZE", "4", "DATA_LOADER.NUM_WORKERS", "0",
@@ -73,6 +74,24 @@ def test_default_protocol_plan():
         protocol.check_methods(["sandwich", "static"])
 
 
+def test_sweep_extends_past_the_end_where_the_best_rate_is():
+    grid = [0.01, 0.03, 0.1]
+    nxt = protocol.next_sweep_rate
+    assert nxt(grid, {0.01: 70.0, 0.03: 84.0, 0.1: 55.0}, 2) is None  # best inside: done
+    assert nxt(grid, {0.01: 88.0, 0.03: 80.0, 0.1: 47.0}, 2) == 0.003
+    assert nxt(grid, {0.003: 89.0, 0.01: 88.0, 0.03: 80.0, 0.1: 47.0}, 2) == 0.001
+    assert nxt(grid, {0.001: 90.0, 0.003: 89.0, 0.01: 88.0, 0.03: 80.0, 0.1: 47.0}, 2) is None  # at most 2 per end
+    assert nxt(grid, {0.003: 85.0, 0.01: 88.0, 0.03: 80.0, 0.1: 47.0}, 2) is None  # the extension was worse
+    assert nxt(grid, {0.01: 89.0, 0.03: 94.0, 0.1: 96.0}, 2) == 0.3
+    assert nxt(grid, {0.01: 89.0, 0.03: 94.0, 0.1: 96.0, 0.3: 97.0}, 2) == 1.0
+    assert nxt(grid, {0.01: 89.0, 0.03: 94.0, 0.1: 96.0, 0.3: None}, 2) is None  # diverged: 0.1 is inside
+    assert nxt(grid, {0.01: 89.0, 0.03: 94.0, 0.1: 96.0}, 0) is None  # --extend 0: the grid only
+    assert nxt([0.05, 0.1], {0.05: 50.0, 0.1: 50.0}, 1) == 0.03  # a tie goes to the smaller rate: extend below
+    assert protocol.best_rate({0.01: 80.0, 0.03: 80.0, 0.1: None}) == 0.01
+    with pytest.raises(SystemExit, match="every rate of the sweep diverged"):
+        protocol.best_rate({0.3: None, 1.0: None})
+
+
 def _finite(run):
     numbers = [run["wall_s"], run["train_s"], run["train_gflops"]]
     numbers += [r[k] for split in ("test", "val") for r in run[split] for k in ("gflops", "top1")]
@@ -85,15 +104,20 @@ def test_driver_end_to_end_and_resume(data, tmp_path, capsys):
     (docs / "RESULTS.md").write_text("# Results\n\nHand-written notes.\n")
     driver.main(tiny_argv(data, out, docs))
     first = capsys.readouterr().out
-    assert first.count(" start ") == first.count(" done ") == 12 and "[12/12] done val" in first  # 4 sweep + 8 calls
+    assert first.count(" start ") == first.count(" done ") == 14 and "[14/14] done val" in first  # 4+2 sweep, 8 calls
 
     sweep = json.loads((out / "sweep.json").read_text())
-    assert sweep["lrs"] == [0.05, 0.1] and sweep["static_config"] == STATIC and set(sweep["methods"]) == {"mutualnet", "static"}
+    assert sweep["lrs"] == [0.05, 0.1] and sweep["extend"] == 1 and sweep["static_config"] == STATIC
+    assert set(sweep["methods"]) == {"mutualnet", "static"}
     for method, entry in sweep["methods"].items():
-        assert set(entry["scores"]) == set(LRS) and entry["chosen"] in (0.05, 0.1)
+        grid_best = max(LRS, key=lambda lr: (entry["scores"][lr], -float(lr)))
+        beyond = "0.03" if grid_best == "0.05" else "0.2"  # the grid's step (x2) past its best end, 1 digit
+        assert list(entry["scores"]) == sorted([*LRS, beyond], key=float) and set(entry["run_dirs"]) == set(entry["scores"])
+        assert entry["chosen"] == protocol.best_rate({float(lr): score for lr, score in entry["scores"].items()})
         assert entry["scores"][f"{entry['chosen']:g}"] == max(entry["scores"].values())
-        for lr in LRS:  # the sweep trains and validates only: no test number before the choice
-            assert not (Path(entry["run_dirs"][lr]) / "curve.json").exists() or float(lr) == entry["chosen"]
+        for lr, run_dir in entry["run_dirs"].items():  # the sweep trains and validates only: no test number before the choice
+            assert Path(run_dir, "driver-train.json").exists()
+            assert not (Path(run_dir) / "curve.json").exists() or float(lr) == entry["chosen"]
 
     saved = json.loads((out / "summary.json").read_text())
     assert saved["calls_wall_s"] > 0 and saved["driver_wall_s"] > 0 and saved["jobs"] == 2 and saved["threads"] == 1
@@ -130,13 +154,13 @@ def test_driver_end_to_end_and_resume(data, tmp_path, capsys):
             image.verify()
 
     records = sorted(out.rglob("driver-*.json"))
-    assert len(records) == 12 and {json.loads(p.read_text())["threads"] for p in records} == {1}
+    assert len(records) == 14 and {json.loads(p.read_text())["threads"] for p in records} == {1}
     before = {p: p.read_text() for p in records}
     curves = {p: p.stat().st_mtime_ns for p in out.rglob("curve.json") if "mean" not in p.parts}  # not the plot's
     assert len(curves) == 8  # 4 runs: test and val grids
     driver.main(tiny_argv(data, out, docs))
     again = capsys.readouterr().out
-    assert again.count(" skip ") == 12 and " start " not in again
+    assert again.count(" skip ") == 14 and " start " not in again
     assert {p: p.read_text() for p in records} == before  # no call ran again: its record is unchanged
     assert {p: p.stat().st_mtime_ns for p in curves} == curves
     assert (docs / "RESULTS.md").read_text().count(report.SECTION_BEGIN) == 1
@@ -281,6 +305,20 @@ def test_sigterm_stops_the_calls_and_records_their_time(data, tmp_path):
     invocation, = json.loads((out / driver.INVOCATIONS_JSON).read_text())
     assert invocation["outcome"] == "stopped" and invocation["wall_s"] > max(r["wall_s"] for r in records)
     assert printed.count(" start ") == 2 and " done " not in printed
+
+
+def test_a_sweep_training_that_diverges_is_a_result_any_other_call_fails(data, tmp_path, capsys):
+    args = driver.parse_args(tiny_argv(data, tmp_path / "out", tmp_path) + ["SOLVER.WARMUP_EPOCHS", "0.0"])
+    plan = driver.Plan(args, driver.load_cfg(driver.common_opts(args)), [], 0)
+    call = plan.sweep_call(protocol.Run("mutualnet", 0, 1e30))
+    record = plan.execute(call)
+    assert record["status"] == "diverged" and record["wall_s"] > 0
+    assert results.diverged(call.output_dir) and results.sweep_score(call.output_dir) is None
+    assert plan.execute(call) == record and "skip train mutualnet seed 0 lr 1e+30: diverged earlier" in capsys.readouterr().out
+    seed_run = protocol.Run("mutualnet", 1, 1e30)
+    with pytest.raises(SystemExit, match="failed"):
+        plan.execute(plan.call("train+test", seed_run, seed_run.seed_dir(args.out)))
+    assert results.diverged(seed_run.seed_dir(args.out))
 
 
 def test_errors_per_factor_from_the_saved_predictions(tmp_path):

@@ -156,6 +156,8 @@ class Trainer:
                 )
             except NonFiniteLossError as e:
                 where = f"step {self.step} (epoch {epoch + 1}/{max_epoch}, iter {it + 1}/{n_iters}, lr {lr:.4g})"
+                self.stats.write({"_type": "diverged", "epoch": f"{epoch + 1}/{max_epoch}", "iter": f"{it + 1}/{n_iters}",
+                                  "step": self.step, "config": str(e.config), "loss": e.loss, "lr": lr}, self.step)
                 raise NonFiniteLossError(e.config, e.loss, where) from None
             self.step += 1
             batch = labels.shape[0]

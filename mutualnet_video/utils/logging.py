@@ -70,7 +70,8 @@ def read_json_stats(output_dir: str, kind: str) -> List[Dict[str, Any]]:
 
 
 class StatsLog:
-    """Sink of the json stats records (``_type`` train_iter, train_epoch, val_epoch, test): a
+    """Sink of the json stats records (``_type`` train_iter, train_epoch, val_epoch, test, and diverged:
+    the step whose loss was not finite, just before the trainer stops): a
     ``json_stats:`` line in the log and in ``OUTPUT_DIR/json_stats.log``, and, with
     ``TENSORBOARD.ENABLE``, each number as a scalar ``<_type>/<key>`` at the given step."""
 

@@ -119,6 +119,8 @@ def test_nan_loss_stops_the_run_naming_step_and_config(tmp_path, synthetic_data)
                              r"for sub-network w\d\.\d\d-c\d+-t\d"):
         run_net.main(["--cfg", cfg_file])
     assert not os.path.exists(tmp_path / "run" / "checkpoints")
+    diverged, = [r for r in json_stats(tmp_path / "run") if r["_type"] == "diverged"]  # for a sweep to read
+    assert diverged["epoch"] == "1/2" and diverged["loss"] in ("nan", "inf", "-inf") and diverged["lr"] > 1e20
 
 
 def test_sigkill_at_any_moment_then_the_same_command_resumes(tmp_path, synthetic_data):
