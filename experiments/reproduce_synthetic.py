@@ -3,7 +3,7 @@
 
     python experiments/reproduce_synthetic.py [--seeds 0 1 2 3 4] [--lrs 0.01 0.03 0.1] [--extend 2] [--epochs N] \\
         [--methods mutualnet mutualnet_wc mutualnet_wt sandwich static] [--out output/reproduce] [--docs docs] \\
-        [--static-configs w0.50-c24-t4,w1.00-c32-t8] [--jobs N] [--threads 1] [--opts KEY VALUE ...]
+        [--static-configs w0.50-c24-t4,w1.00-c32-t8] [--views 3] [--jobs N] [--threads 1] [--opts KEY VALUE ...]
 
 From ``configs/demo/X3D_DEMO.yaml`` (a tiny X3D on the synthetic object x direction data, made here with
 ``data_prep.make_synthetic`` when its folder is missing), with ``tools/run_net.py`` as a subprocess:
@@ -17,15 +17,18 @@ From ``configs/demo/X3D_DEMO.yaml`` (a tiny X3D on the synthetic object x direct
 2. **Seeds** (``OUT/seed<S>/<run>``): per seed every method of ``protocol.METHODS`` at its chosen rate;
    each run trains and evaluates the grid on the test videos (run_net's own TEST), then a second
    run_net call evaluates the grid on the val videos (TEST.SPLIT val, ``<run>/val``) from the run's
-   last checkpoint, reusing the BN statistics the test grid calibrated. Seed 0's run of a swept
+   last checkpoint, reusing the BN statistics the test grid calibrated. Both grids test ``--views``
+   clips spread over each video (TEST.NUM_ENSEMBLE_VIEWS); training and its validation see one. Seed 0's run of a swept
    method is its sweep run at the chosen rate (only its test grid is added).
 3. **Analysis and report**: ``OUT/summary.json`` (every number), ``OUT/sweep.json``, the generated
    section of ``DOCS/RESULTS.md`` and its plots (``experiments/analysis.py``, ``stats.py``, ``report.py``).
 
 Size of the default protocol (5 methods, 2 static configs, 3 rates, 5 seeds): 9 sweep trainings
-(training only; up to 4 more per swept method where the grid's ends are best), 30 seed runs (6 per seed; 3 of seed 0's are sweep runs, so 27 more trainings with
-their test grid and 3 test grids alone) and 30 val grids: 69 run_net calls. ``--methods`` runs a
-subset (mutualnet and at least one other); the analysis and report then cover what ran.
+(training only; up to ``--extend`` more per swept method, past the end of the grid that was best),
+30 seed runs (6 per seed; 3 of seed 0's are sweep runs, so 27 more trainings with their test grid
+and 3 test grids alone) and 30 val grids: 69 run_net calls and the sweep's extensions.
+``--methods`` runs a subset (mutualnet and at least one other); the analysis and report then cover
+what ran.
 
 Calls run ``--jobs`` at a time (default: one per CPU core), each run_net with ``--threads`` torch
 threads (default 1; the numbers depend on it, not on ``--jobs``). ``OUT/invocations.json`` keeps the
@@ -58,7 +61,7 @@ from experiments.analysis import analyse  # noqa: E402
 from experiments.protocol import Run  # noqa: E402
 from experiments.results import (TRAIN_PASS_FACTOR, FlopsTable, class_names, curve,  # noqa: E402
                                  factor_accuracy, sweep_score, train_history, training_cost, val_history)
-from experiments.runner import Call, execute, run_all, stage_opts  # noqa: E402
+from experiments.runner import STAGES, Call, execute, run_all, stage_opts  # noqa: E402
 from mutualnet_video.config import SubnetConfig, load_config  # noqa: E402
 from mutualnet_video.budget import BankStore  # noqa: E402
 from mutualnet_video.utils.checkpoint import get_last_checkpoint  # noqa: E402
@@ -92,6 +95,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--static-configs", type=_config_list, default=None,
                         help="comma-separated grid configs of the static baselines, e.g. w0.50-c24-t4,w1.00-c32-t8 "
                              "(default: the cheapest by GFLOPs and the full one)")
+    parser.add_argument("--views", type=int, default=3,
+                        help="TEST.NUM_ENSEMBLE_VIEWS of every test and val grid: clips spread over each video, "
+                             "their scores averaged (default 3)")
     parser.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)),
                         help="run_net calls at a time (default: one per CPU core this process may use)")
     parser.add_argument("--threads", type=int, default=1,
@@ -100,8 +106,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                              "call per core is the fastest)")
     parser.add_argument("--opts", nargs=argparse.REMAINDER, default=[], help="KEY VALUE overrides for every run")
     args = parser.parse_args(argv)
-    if args.jobs < 1 or args.threads < 1:
-        parser.error("--jobs and --threads must be at least 1")
+    if min(args.jobs, args.threads, args.views) < 1:
+        parser.error("--jobs, --threads and --views must be at least 1")
     if args.extend < 0:
         parser.error("--extend must be 0 or more")
     if protocol.SWEEP_SEED not in args.seeds:
@@ -166,6 +172,8 @@ class Plan:
     def call(self, stage: str, run: Run, output_dir: str, extra: Sequence[str] = (), prepare=None,
              may_diverge: bool = False) -> Call:
         opts = common_opts(self.args) + protocol.method_opts(self.reference, run) + list(extra)
+        if STAGES[stage][1]:  # a grid evaluation
+            opts += ["TEST.NUM_ENSEMBLE_VIEWS", str(self.args.views)]
         label = f"{stage} {run.name} seed {run.seed} lr {run.lr:g}"
         return Call(stage, label, output_dir, BASE_CFG, tuple(opts + stage_opts(stage, output_dir)),
                     self.args.threads, prepare, may_diverge)
@@ -372,7 +380,7 @@ def reproduce(args: argparse.Namespace, argv: Sequence[str], invocations: List[D
         "machine": invocations[-1]["machine"], "out": args.out, "base_config": os.path.relpath(BASE_CFG, ROOT),
         "methods": args.methods, "seeds": list(args.seeds), "lrs": list(args.lrs),
         "epochs": reference.SOLVER.MAX_EPOCH,
-        "views": reference.TEST.NUM_ENSEMBLE_VIEWS * reference.TEST.NUM_SPATIAL_CROPS,
+        "views": args.views * reference.TEST.NUM_SPATIAL_CROPS,
         "data_dir": reference.DATA.PATH_TO_DATA_DIR, "data": data, "num_classes": reference.MODEL.NUM_CLASSES,
         "num_test_videos": results[0]["test"][0]["num_videos"], "num_val_videos": results[0]["val"][0]["num_videos"],
         "static_configs": [str(c) for c in static_configs], "sweep": sweep,

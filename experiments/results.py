@@ -12,18 +12,17 @@ import os
 from typing import Dict, List, Optional, Sequence
 
 from mutualnet_video.budget import BudgetTable, SubnetSpace, model_stats
-from mutualnet_video.budget.calibrate import bank_batches
 from mutualnet_video.budget.table import CURVE_JSON, row_config
 from mutualnet_video.config import SubnetConfig
 from mutualnet_video.data import build_loader
-from mutualnet_video.engine.grid import read_predictions
+from mutualnet_video.engine.grid import read_predictions, row_is_current
 from mutualnet_video.engine.sampler import ConfigSampler
 from mutualnet_video.models import build_model
 from mutualnet_video.slim import slim_layers
 from mutualnet_video.utils.logging import STATS_FILE, read_json_stats
 
 TRAIN_PASS_FACTOR = 3  # one training pass on a clip ~ forward + backward ~ 3 forwards
-CURVE_KEYS = ("width", "crop", "frames", "gflops", "params", "top1", "top5", "num_videos", "bn_batches")
+CURVE_KEYS = ("width", "crop", "frames", "gflops", "params", "top1", "top5", "num_videos", "bn_batches", "views")
 FACTORS = ("object", "direction")  # the synthetic classes are named <object>_<direction>
 
 
@@ -50,14 +49,13 @@ def finished_training(cfg) -> bool:
 def curve(output_dir: str) -> List[Dict]:
     """The rows of OUTPUT_DIR/curve.json ([] without the file), with the keys the summary keeps."""
     path = os.path.join(output_dir, CURVE_JSON)
-    return [{k: r[k] for k in CURVE_KEYS} for r in BudgetTable.load(path)] if os.path.isfile(path) else []
+    return [{k: r.get(k) for k in CURVE_KEYS} for r in BudgetTable.load(path)] if os.path.isfile(path) else []
 
 
 def curve_complete(cfg) -> bool:
-    """OUTPUT_DIR/curve.json has a row for every config of the run's grid, each with BN statistics
-    from as many calibration batches as ``cfg`` asks for (a grid made with fewer is stale)."""
-    needed = bank_batches(cfg)
-    done = {str(row_config(r)) for r in curve(cfg.OUTPUT_DIR) if r["bn_batches"] >= needed}
+    """OUTPUT_DIR/curve.json has a row for every config of the run's grid, each measured as ``cfg``
+    asks (as many BN calibration batches and test-time views; ``row_is_current``)."""
+    done = {str(row_config(r)) for r in curve(cfg.OUTPUT_DIR) if row_is_current(r, cfg)}
     return {str(c) for c in SubnetSpace(cfg).eval_grid()} <= done
 
 

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from mutualnet_video.budget import BudgetTable
+from mutualnet_video.config import get_cfg
 from mutualnet_video.engine.grid import _finished_rows
 from mutualnet_video.utils import atomic
 
@@ -14,7 +15,8 @@ class Killed(BaseException):
 
 
 def row(width, top1):
-    return {"width": width, "crop": 32, "frames": 4, "gflops": width, "top1": top1, "bn_batches": 8, "checkpoint": "ck.pyth"}
+    return {"width": width, "crop": 32, "frames": 4, "gflops": width, "top1": top1, "bn_batches": 8, "views": 1,
+            "checkpoint": "ck.pyth"}
 
 
 def kill_text_writes(monkeypatch):
@@ -56,7 +58,9 @@ def test_curve_files_killed_mid_write_still_resume(tmp_path, monkeypatch):
         BudgetTable([row(0.5, 40.0), row(1.0, 60.0)]).save(str(json_path), str(csv_path))
     monkeypatch.undo()
     assert BudgetTable.load(str(json_path)).rows == [row(0.5, 40.0)]
-    assert list(_finished_rows(str(json_path), "ck.pyth", 8)) == ["w0.50-c32-t4"]
+    cfg = get_cfg()
+    cfg.MUTUALNET.EVAL_GRID.BN_BATCHES, cfg.TEST.NUM_ENSEMBLE_VIEWS, cfg.TEST.NUM_SPATIAL_CROPS = 8, 1, 1
+    assert list(_finished_rows(str(json_path), cfg, "ck.pyth")) == ["w0.50-c32-t4"]
     assert csv_path.read_text().splitlines()[0].startswith("width,crop,frames,gflops")
     BudgetTable([row(0.5, 40.0), row(1.0, 60.0)]).save(str(json_path), str(csv_path))  # the resumed run
     assert [r["top1"] for r in BudgetTable.load(str(json_path))] == [40.0, 60.0]

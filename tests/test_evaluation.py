@@ -126,7 +126,7 @@ def test_grid_evaluation_writes_curve_files_and_resumes(tiny_data, tmp_path, mon
     cfg, model, ckpt = _grid_run(tiny_data, tmp_path)
     first = [SubnetConfig(1.0, 48, 4), SubnetConfig(0.5, 32, 2)]
     rows = evaluate_grid(cfg, model, ckpt, configs=first)
-    assert [r["width"] for r in rows] == [1.0, 0.5] and all(r["num_videos"] == 4 for r in rows)
+    assert [r["width"] for r in rows] == [1.0, 0.5] and all(r["num_videos"] == 4 and r["views"] == 2 for r in rows)
     for name in ("curve.json", "curve.csv", "query_table.json", "curve.png"):
         assert os.path.getsize(tmp_path / name) > 0
     assert rows[0]["gflops_per_video"] == pytest.approx(2 * rows[0]["gflops"])
@@ -150,6 +150,11 @@ def test_grid_evaluation_writes_curve_files_and_resumes(tiny_data, tmp_path, mon
     assert set(again["top1"]) == {str(c) for c in more} and again["top1"][str(first[0])] == predictions["top1"][str(first[0])]
     frontier = simplejson.load(open(tmp_path / "query_table.json"))
     assert all(a["gflops"] < b["gflops"] and a["top1"] < b["top1"] for a, b in zip(frontier, frontier[1:]))
+
+    cfg.TEST.NUM_ENSEMBLE_VIEWS = 1  # rows tested with 2 views are stale; the BN statistics are kept
+    rows = evaluate_grid(cfg, build_model(cfg), ckpt, configs=more)
+    assert calls == {"test": 4, "calibrate": 1} and [r["views"] for r in rows] == [1, 1, 1]
+    assert [r["gflops_per_video"] for r in rows] == pytest.approx([r["gflops"] for r in rows])
 
 
 def test_grid_recalibrates_on_more_batches_than_the_split_holds(tiny_data, tmp_path, monkeypatch):

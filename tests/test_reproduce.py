@@ -33,13 +33,13 @@ def data(tmp_path_factory):
 
 def tiny_argv(data, out, docs):
     """MutualNet and one static baseline, 2 learning rates (one of them is best, so each method's
-    sweep adds one rate beyond it), 2 seeds, 1 epoch, a 2-config grid, 1 view; 2 calls at a time."""
+    sweep adds one rate beyond it), 2 seeds, 1 epoch, a 2-config grid, 2 test views; 2 calls at a time."""
     return ["--epochs", "1", "--seeds", "0", "1", "--lrs", *LRS, "--extend", "1", "--methods", "mutualnet", "static",
-            "--jobs", "2",
+            "--views", "2", "--jobs", "2",
             "--out", str(out), "--docs", str(docs), "--static-configs", STATIC,
             "--opts", "DATA.PATH_TO_DATA_DIR", str(data), "DATA.PATH_PREFIX", str(data), "MODEL.NUM_CLASSES", "2",
             "TRAIN.BATCH_SIZE", "2", "TEST.BATCH_SIZE", "4", "DATA_LOADER.NUM_WORKERS", "0",
-            "BN.NUM_BATCHES_PRECISE", "1", "LOG_PERIOD", "1", "TEST.NUM_ENSEMBLE_VIEWS", "1",
+            "BN.NUM_BATCHES_PRECISE", "1", "LOG_PERIOD", "1",
             "MUTUALNET.EVAL_GRID.WIDTHS", "[0.5, 1.0]", "MUTUALNET.EVAL_GRID.CROPS", "[32]",
             "MUTUALNET.EVAL_GRID.FRAMES", "[4]"]
 
@@ -131,6 +131,7 @@ def test_driver_end_to_end_and_resume(data, tmp_path, capsys):
         assert run["lr"] == sweep["lr_of_method"][run["method"]]
         assert run["reused_sweep_run"] == (run["seed"] == 0) and ("sweep" in run["output_dir"]) == (run["seed"] == 0)
         assert {r["num_videos"] for r in run["test"]} == {6} and {r["num_videos"] for r in run["val"]} == {4}
+        assert {r["views"] for r in run["test"] + run["val"]} == {2} and saved["views"] == 2  # --views
         assert [h["epoch"] for h in run["val_history"]] == [1]
         assert [h["epoch"] for h in run["train_history"]] == [1] and 0 <= run["train_history"][0]["top1"] <= 100
         assert set(run["test_factors"]) == {str(row_config(r)) for r in run["test"]}
@@ -155,6 +156,9 @@ def test_driver_end_to_end_and_resume(data, tmp_path, capsys):
 
     records = sorted(out.rglob("driver-*.json"))
     assert len(records) == 14 and {json.loads(p.read_text())["threads"] for p in records} == {1}
+    for path in records:  # the grids test --views clips per video; training does not name them
+        command = json.loads(path.read_text())["command"]
+        assert ("TEST.NUM_ENSEMBLE_VIEWS" in command) == (path.name != "driver-train.json")
     before = {p: p.read_text() for p in records}
     curves = {p: p.stat().st_mtime_ns for p in out.rglob("curve.json") if "mean" not in p.parts}  # not the plot's
     assert len(curves) == 8  # 4 runs: test and val grids
@@ -205,12 +209,13 @@ def test_a_grid_calibrated_on_fewer_bn_batches_is_stale(tmp_path):
     opts = ["OUTPUT_DIR", str(tmp_path / "run")]
     cfg = load_config([driver.BASE_CFG], opts)  # MUTUALNET.EVAL_GRID.BN_BATCHES 48
     rows = [{**sub.to_dict(), "gflops": 1.0, "params": 1, "top1": 50.0, "top5": 100.0, "num_videos": 480,
-             "bn_batches": 8} for sub in SubnetSpace(cfg).eval_grid()]
+             "bn_batches": 8, "views": 1} for sub in SubnetSpace(cfg).eval_grid()]
     BudgetTable(rows).save(str(tmp_path / "run" / CURVE_JSON))
     assert not results.curve_complete(cfg)
     assert results.curve_complete(load_config([driver.BASE_CFG], opts + ["MUTUALNET.EVAL_GRID.BN_BATCHES", "8"]))
     BudgetTable([dict(r, bn_batches=48) for r in rows]).save(str(tmp_path / "run" / CURVE_JSON))
     assert results.curve_complete(cfg)
+    assert not results.curve_complete(load_config([driver.BASE_CFG], opts + ["TEST.NUM_ENSEMBLE_VIEWS", "3"]))
 
     checkpoint = tmp_path / "run" / "checkpoints" / "checkpoint_epoch_00032.pyth"
     checkpoint.parent.mkdir()

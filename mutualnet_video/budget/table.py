@@ -2,8 +2,8 @@
 
 A row is a dict. Its schema is ``ROW_KEYS``: the config (``width``, ``crop``, ``frames``), GFLOPs per
 view and per video, active ``params``, ``top1`` / ``top5`` (%, None where not measured),
-``num_videos``, ``bn_batches``, the ``test_crop`` it was tested at, the ``checkpoint`` it was measured
-on and, once an export timed it, ``latency_ms`` (batch 1). The grid writes the curve
+``num_videos``, ``bn_batches``, the ``test_crop`` it was tested at, the test-time ``views`` per video,
+the ``checkpoint`` it was measured on and, once an export timed it, ``latency_ms`` (batch 1). The grid writes the curve
 (``curve.json`` / ``curve.csv``) and its Pareto frontier, the query table (``query_table.json``);
 ``Bundle.select``, ``SlimmableRuntime`` and ``tools/export_net.py`` all choose with
 :meth:`BudgetTable.select`.
@@ -19,7 +19,7 @@ CURVE_JSON, CURVE_CSV, QUERY_TABLE = "curve.json", "curve.csv", "query_table.jso
 
 CURVE_KEYS = ("width", "crop", "frames", "gflops", "gflops_per_video", "params", "top1", "top5",
               "num_videos", "bn_batches")
-ROW_KEYS = CURVE_KEYS + ("test_crop", "checkpoint", "latency_ms")
+ROW_KEYS = CURVE_KEYS + ("test_crop", "views", "checkpoint", "latency_ms")
 
 
 class BudgetError(ValueError):
@@ -35,7 +35,7 @@ def curve_row(sub: SubnetConfig, stats: Dict, result: Dict, *, views: int, bn_ba
     """The curve row of ``sub``: ``stats`` from ``model_stats``, ``result`` from ``multiview_test``."""
     return {**sub.to_dict(), "gflops": stats["gflops"], "gflops_per_video": stats["gflops"] * views,
             "params": stats["params"], "top1": result["top1"], "top5": result["top5"],
-            "num_videos": result["num_videos"], "bn_batches": bn_batches, "test_crop": test_crop,
+            "num_videos": result["num_videos"], "bn_batches": bn_batches, "test_crop": test_crop, "views": views,
             "checkpoint": checkpoint}
 
 

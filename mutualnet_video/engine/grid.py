@@ -41,13 +41,19 @@ def _views(cfg: CfgNode) -> int:
     return cfg.TEST.NUM_ENSEMBLE_VIEWS * cfg.TEST.NUM_SPATIAL_CROPS
 
 
-def _finished_rows(path: str, checkpoint: Optional[str], bn_batches: int) -> Dict[str, Dict]:
-    """Rows of an earlier (interrupted) grid evaluation of the same checkpoint with BN statistics
-    from at least ``bn_batches`` batches, by config name."""
+def row_is_current(row: Dict, cfg: CfgNode) -> bool:
+    """A curve row measured as ``cfg``'s grid measures: BN statistics from at least as many batches,
+    and as many test-time views per video (a row without ``views`` predates them: stale)."""
+    return row.get("bn_batches", 0) >= bank_batches(cfg) and row.get("views") == _views(cfg)
+
+
+def _finished_rows(path: str, cfg: CfgNode, checkpoint: Optional[str]) -> Dict[str, Dict]:
+    """Rows of an earlier (interrupted) grid evaluation of the same checkpoint that ``cfg``'s grid
+    can keep (``row_is_current``), by config name."""
     if not os.path.isfile(path):
         return {}
     return {str(row_config(r)): r for r in BudgetTable.load(path)
-            if r.get("checkpoint") == checkpoint and r.get("bn_batches", 0) >= bn_batches}
+            if r.get("checkpoint") == checkpoint and row_is_current(r, cfg)}
 
 
 def read_predictions(output_dir: str, checkpoint: Optional[str] = None) -> Dict:
@@ -77,7 +83,7 @@ def evaluate_grid(cfg: CfgNode, model: nn.Module, checkpoint: Optional[str],
     configs = list(configs or space.eval_grid())
     os.makedirs(cfg.OUTPUT_DIR, exist_ok=True)
     curve_path = os.path.join(cfg.OUTPUT_DIR, CURVE_JSON)
-    done = _finished_rows(curve_path, checkpoint, bank_batches(cfg))
+    done = _finished_rows(curve_path, cfg, checkpoint)
     store = BankStore(cfg, checkpoint)
     predictions = read_predictions(cfg.OUTPUT_DIR, checkpoint)
     num_videos = build_dataset(cfg, "test").num_videos
