@@ -2,11 +2,11 @@
 
 A row is a dict. Its schema is ``ROW_KEYS``: the config (``width``, ``crop``, ``frames``), GFLOPs per
 view and per video, active ``params``, ``top1`` / ``top5`` (%, None where not measured),
-``num_videos``, ``bn_batches``, the ``test_crop`` it was tested at, the test-time ``views`` per video,
-the ``checkpoint`` it was measured on and, once an export timed it, ``latency_ms`` (batch 1). The grid writes the curve
-(``curve.json`` / ``curve.csv``) and its Pareto frontier, the query table (``query_table.json``);
-``Bundle.select``, ``SlimmableRuntime`` and ``tools/export_net.py`` all choose with
-:meth:`BudgetTable.select`.
+``num_videos``, ``bn_batches``, the ``test_crop`` it was tested at, the test-time ``views`` per
+video, the ``checkpoint`` it was measured on and, once an export timed it, ``latency_ms`` (batch 1).
+The grid writes the curve (``curve.json`` / ``curve.csv``) and its Pareto frontier, the query table
+(``query_table.json``); ``Bundle.select``, ``SlimmableRuntime`` and ``tools/export_net.py`` all
+choose with :meth:`BudgetTable.select`.
 """
 from typing import Dict, Iterator, List, Optional, Sequence
 

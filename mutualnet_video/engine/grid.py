@@ -75,7 +75,8 @@ def evaluate_grid(cfg: CfgNode, model: nn.Module, checkpoint: Optional[str],
     """Calibrate and test every config of the grid; write the curve files; return the rows.
 
     Configs already in ``OUTPUT_DIR/curve.json`` for the same ``checkpoint`` (and as many BN
-    calibration batches) are not redone, and configs already in the BN bank are not re-calibrated.
+    calibration batches and test views, ``row_is_current``) are not redone, and configs already in
+    the BN bank are not re-calibrated.
     """
     device = du.get_device(cfg)
     model = du.unwrap(model).to(device)
