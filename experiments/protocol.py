@@ -116,8 +116,10 @@ def next_sweep_rate(lrs: Sequence[float], scores: Dict[float, Optional[float]], 
         return None
     best = best_rate(scores)
     side = -1 if best == tried[0] else 1 if best == tried[-1] else 0
+    if side == 0:
+        return None
     added = sum(1 for lr in tried if (lr < grid[0] if side < 0 else lr > grid[-1]))
-    if side == 0 or added >= extend:
+    if added >= extend:
         return None
     step = (grid[-1] / grid[0]) ** (1 / (len(grid) - 1))
     edge = grid[0] if side < 0 else grid[-1]

@@ -131,17 +131,19 @@ def sweep_lines(sweep: Dict) -> List[str]:
     lines = ["| method | " + " | ".join(f"LR {lr:g}" for lr in lrs) + " | chosen |",
              "|---|" + "---|" * (len(lrs) + 1)]
     for method, entry in sweep["methods"].items():
-        cells = [_sweep_cell(entry["scores"].get(f"{lr:g}", "-"), lr == entry["chosen"]) for lr in lrs]
+        cells = [_sweep_cell(entry["scores"], lr, lr == entry["chosen"]) for lr in lrs]
         lines.append(f"| {LABELS[method]} | " + " | ".join(cells) + f" | {entry['chosen']:g} |")
     return lines
 
 
-def _sweep_cell(score, chosen: bool) -> str:
-    if score is None:
+def _sweep_cell(scores: Dict, lr: float, chosen: bool) -> str:
+    """One method's score at ``lr``: - not tried, diverged, or the score (bold when chosen)."""
+    key = f"{lr:g}"
+    if key not in scores:
+        return "-"
+    if scores[key] is None:
         return "diverged"
-    if isinstance(score, str):
-        return score
-    return f"**{score:.1f}**" if chosen else f"{score:.1f}"
+    return f"**{scores[key]:.1f}**" if chosen else f"{scores[key]:.1f}"
 
 
 def findings(summary: Dict) -> List[str]:

@@ -188,11 +188,14 @@ class Plan:
             self.sweep.append(run)
             self.total += 1
 
-    def scores(self, method: str) -> Dict[float, Optional[float]]:
-        """``method``'s sweep score per rate trained so far (None: diverged)."""
+    def sweep_of(self, method: str) -> List[Run]:
+        """``method``'s sweep runs so far, by rate."""
         with self._lock:
-            runs = [r for r in self.sweep if r.method == method]
-        return {r.lr: sweep_score(r.sweep_dir(self.args.out)) for r in runs}
+            return sorted((r for r in self.sweep if r.method == method), key=lambda r: r.lr)
+
+    def scores(self, method: str) -> Dict[float, Optional[float]]:
+        """``method``'s sweep score per rate trained so far, by rate (None: diverged)."""
+        return {r.lr: sweep_score(r.sweep_dir(self.args.out)) for r in self.sweep_of(method)}
 
     def execute(self, call: Call) -> Dict:
         with self._lock:
@@ -216,7 +219,7 @@ def run_sweep(plan: Plan) -> None:
 def extend_sweep(plan: Plan, method: str) -> None:
     """Train ``method`` at the next rate beyond the grid while its best rate is at an end of those
     it tried (``protocol.next_sweep_rate``, at most ``--extend`` per end)."""
-    template = next(r for r in plan.sweep if r.method == method)
+    template = plan.sweep_of(method)[0]
     while True:
         lr = protocol.next_sweep_rate(plan.args.lrs, plan.scores(method), plan.args.extend)
         if lr is None:
@@ -231,11 +234,10 @@ def choose_lrs(plan: Plan, static_config: Optional[SubnetConfig]) -> Dict:
     invocation must find the same choice, else it stops."""
     methods = {}
     for method in protocol.swept(plan.args.methods):
-        scores = dict(sorted(plan.scores(method).items()))
+        scores = plan.scores(method)
         methods[method] = {"scores": {f"{lr:g}": score for lr, score in scores.items()},
                            "chosen": protocol.best_rate(scores),
-                           "run_dirs": {f"{r.lr:g}": r.sweep_dir(plan.args.out)
-                                        for r in sorted(plan.sweep, key=lambda r: r.lr) if r.method == method}}
+                           "run_dirs": {f"{r.lr:g}": r.sweep_dir(plan.args.out) for r in plan.sweep_of(method)}}
     sweep = {"seed": protocol.SWEEP_SEED, "lrs": list(plan.args.lrs), "extend": plan.args.extend,
              "criterion": SWEEP_CRITERION,
              "static_config": static_config and str(static_config), "methods": methods,
