@@ -197,6 +197,13 @@ def _extension(sweep: Dict) -> str:
             "a diverged training scores worst)" if extend else "")
 
 
+def _sweep_source(sweep: Dict) -> str:
+    if "adopted_from" not in sweep:
+        return "The sweep run at the chosen rate is seed 0's run."
+    return (f"The sweep was run before, on its own: its record `{sweep['adopted_from']}` (`--sweep-from`) fixes the "
+            f"rates; seed 0's runs are trained again. {sweep.get('provenance', '')}").rstrip()
+
+
 def render(summary: Dict) -> str:
     """The generated markdown section."""
     s, a = summary, summary["analysis"]
@@ -218,8 +225,7 @@ def render(summary: Dict) -> str:
            "", "### Protocol (fixed before any test number was computed)", "",
            f"- Learning rate per method, swept on val with seed {s['sweep']['seed']} over {s['sweep']['lrs']}{_extension(s['sweep'])} "
            f"(the sweep runs train only; no test evaluation): criterion = {s['sweep']['criterion']}. "
-           f"Chosen: {lr_note}. {static_note}The ablations use MutualNet's rate. The sweep run at the chosen rate "
-           "is seed 0's run.",
+           f"Chosen: {lr_note}. {static_note}The ablations use MutualNet's rate. {_sweep_source(s['sweep'])}",
            f"- Every run: the grid evaluated with {s['views']} test-time views per video and BN re-calibrated per "
            "config, on the test videos (reported) and on the val videos (used for choices).",
            "- Best config within a budget: the config with the best val top-1 among those within the GFLOPs "

@@ -2,6 +2,7 @@
 """The paper's central claims, checked at a scale that runs on a few CPU cores (issue #12's protocol).
 
     python experiments/reproduce_synthetic.py [--seeds 0 1 2 3 4] [--lrs 0.01 0.03 0.1] [--extend 2] [--epochs N] \\
+        [--sweep-from SWEEP_JSON] \\
         [--methods mutualnet mutualnet_wc mutualnet_wt sandwich static] [--out output/reproduce] [--docs docs] \\
         [--static-configs w0.50-c24-t4,w1.00-c32-t8] [--views 3] [--jobs N] [--threads 1] [--opts KEY VALUE ...]
 
@@ -14,6 +15,9 @@ From ``configs/demo/X3D_DEMO.yaml`` (a tiny X3D on the synthetic object x direct
    per end; a training that diverges scores worst). Per method the rate with the best mean
    single-view val top-1 over the validated configs (full and smallest) at the last val_epoch is
    chosen (ties: the smaller rate) and written to ``OUT/sweep.json``, which is then fixed.
+   With ``--sweep-from`` a finished sweep's record fixes the rates instead (it must have been made
+   with the same epochs, data generator and static config); seed 0's runs are then trained anew.
+   ``experiments/sweep_x3d_demo_64ep.json`` is the record of the demo config's sweep.
 2. **Seeds** (``OUT/seed<S>/<run>``): per seed every method of ``protocol.METHODS`` at its chosen rate;
    each run trains and evaluates the grid on the test videos (run_net's own TEST), then a second
    run_net call evaluates the grid on the val videos (TEST.SPLIT val, ``<run>/val``) from the run's
@@ -35,6 +39,12 @@ threads (default 1; the numbers depend on it, not on ``--jobs``). ``OUT/invocati
 wall time, settings and machine of every invocation, interrupted ones too.
 
 Resume: finished calls are skipped (``experiments/runner.py``); delete a run's folder to redo it.
+A finished call is known by its records (driver record, json stats, curve), not by its weights, so a
+copy of OUT without checkpoints resumes too: ``experiments/runs`` (git keeps everything but the
+weights) is the project's own reproduction, made by
+
+    python experiments/reproduce_synthetic.py --out experiments/runs --sweep-from experiments/sweep_x3d_demo_64ep.json
+
 Ctrl-C or SIGTERM stops the running calls, which resume from their last checkpoint.
 """
 import argparse
@@ -64,7 +74,7 @@ from experiments.results import (TRAIN_PASS_FACTOR, FlopsTable, class_names, cur
 from experiments.runner import STAGES, Call, execute, run_all, stage_opts  # noqa: E402
 from mutualnet_video.config import SubnetConfig, load_config  # noqa: E402
 from mutualnet_video.budget import BankStore  # noqa: E402
-from mutualnet_video.utils.checkpoint import get_last_checkpoint  # noqa: E402
+from mutualnet_video.utils.checkpoint import checkpoint_path  # noqa: E402
 from mutualnet_video.utils.machine import machine_record  # noqa: E402
 
 BASE_CFG = os.path.join(ROOT, "configs", "demo", "X3D_DEMO.yaml")
@@ -86,6 +96,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--extend", type=int, default=2,
                         help="while a method's best sweep rate is the smallest or largest it tried, train one more "
                              "beyond it by the --lrs grid's step, at most this many per end (0: the grid only)")
+    parser.add_argument("--sweep-from", default=None, metavar="SWEEP_JSON",
+                        help="take each method's learning rate from a finished sweep's record (its sweep.json, made "
+                             "with the same epochs and data) instead of running the sweep; seed 0's runs are then "
+                             "trained in their seed folders")
     parser.add_argument("--methods", nargs="+", default=list(protocol.METHODS),
                         help="the methods to run (default: all; mutualnet and at least one other)")
     parser.add_argument("--epochs", type=int, default=None,
@@ -112,6 +126,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         parser.error("--extend must be 0 or more")
     if protocol.SWEEP_SEED not in args.seeds:
         parser.error(f"--seeds must include the sweep's seed {protocol.SWEEP_SEED}")
+    if args.sweep_from and not os.path.isfile(args.sweep_from):
+        parser.error(f"--sweep-from: no file {args.sweep_from}")
     if len(set(args.lrs)) != len(args.lrs) or len(set(args.seeds)) != len(args.seeds):
         parser.error("--lrs and --seeds must not repeat a value")
     args.methods = protocol.check_methods(args.methods)
@@ -230,8 +246,7 @@ def extend_sweep(plan: Plan, method: str) -> None:
 
 
 def choose_lrs(plan: Plan, static_config: Optional[SubnetConfig]) -> Dict:
-    """The sweep's choice per method (``OUT/sweep.json``); once written it is fixed: a later
-    invocation must find the same choice, else it stops."""
+    """The sweep's choice per method (``OUT/sweep.json``, ``fix_sweep``)."""
     methods = {}
     for method in protocol.swept(plan.args.methods):
         scores = plan.scores(method)
@@ -239,10 +254,36 @@ def choose_lrs(plan: Plan, static_config: Optional[SubnetConfig]) -> Dict:
                            "chosen": protocol.best_rate(scores),
                            "run_dirs": {f"{r.lr:g}": r.sweep_dir(plan.args.out) for r in plan.sweep_of(method)}}
     sweep = {"seed": protocol.SWEEP_SEED, "lrs": list(plan.args.lrs), "extend": plan.args.extend,
+             "epochs": plan.reference.SOLVER.MAX_EPOCH, "data_version": GENERATOR_VERSION,
              "criterion": SWEEP_CRITERION,
              "static_config": static_config and str(static_config), "methods": methods,
              "lr_of_method": {m: methods[protocol.LR_FROM[m]]["chosen"] for m in plan.args.methods}}
-    path = os.path.join(plan.args.out, SWEEP_JSON)
+    return fix_sweep(plan.args.out, sweep)
+
+
+def adopt_sweep(args: argparse.Namespace, reference, static_config: Optional[SubnetConfig]) -> Dict:
+    """The learning rates of the finished sweep recorded in ``--sweep-from``, checked against this
+    protocol (same epochs, data generator, static config; every swept method present), fixed in
+    ``OUT/sweep.json`` with where they came from."""
+    sweep = read_json(args.sweep_from)
+    expected = {"epochs": reference.SOLVER.MAX_EPOCH, "data_version": GENERATOR_VERSION,
+                "static_config": static_config and str(static_config)}
+    if static_config is None:
+        expected.pop("static_config")
+    wrong = [f"{key} {sweep.get(key)!r} (here {value!r})" for key, value in expected.items() if sweep.get(key) != value]
+    missing = [m for m in protocol.swept(args.methods) if m not in sweep.get("methods", {})]
+    if wrong or missing:
+        raise SystemExit(f"--sweep-from {args.sweep_from} does not fit this protocol: "
+                         + "; ".join(wrong + [f"no sweep of {m}" for m in missing]))
+    sweep = {**sweep, "adopted_from": args.sweep_from,
+             "lr_of_method": {m: sweep["methods"][protocol.LR_FROM[m]]["chosen"] for m in args.methods}}
+    return fix_sweep(args.out, sweep)
+
+
+def fix_sweep(out: str, sweep: Dict) -> Dict:
+    """Write ``sweep`` to ``OUT/sweep.json`` unless one is there; once written it is fixed: a later
+    invocation must find the same choice, else it stops. The fixed record."""
+    path = os.path.join(out, SWEEP_JSON)
     if os.path.isfile(path):
         fixed = read_json(path)
         if any(fixed.get(key) != sweep[key] for key in ("lr_of_method", "lrs", "extend")):
@@ -275,12 +316,16 @@ def run_seed(plan: Plan, run: Run, names: Sequence[str]) -> Dict:
     train_call = plan.call("train", run, directory) if reused else test_call
     if reused:
         records.append(train_call.record())
-    checkpoint = get_last_checkpoint(directory)
-    if checkpoint is None:
-        raise SystemExit(f"{directory}: no checkpoint after training")
-    val_dir = os.path.join(directory, "val")
-    val = plan.call("val", run, val_dir, ["TEST.CHECKPOINT_FILE_PATH", checkpoint], prepare=lambda: share_bn_bank(
-        load_cfg(list(test_call.opts)), load_cfg(list(val.opts)), checkpoint))
+    train_cfg = load_cfg(list(train_call.opts))
+    checkpoint = checkpoint_path(directory, train_cfg.SOLVER.MAX_EPOCH)  # the val grid's weights, by name: a
+    val_dir = os.path.join(directory, "val")  # finished val grid is kept when checkpoints are not (OUT's records)
+
+    def prepare_val():
+        if not os.path.isfile(checkpoint):
+            raise SystemExit(f"{checkpoint} is missing, and the val grid needs it: delete {directory} to train it again")
+        share_bn_bank(load_cfg(list(test_call.opts)), load_cfg(list(val.opts)), checkpoint)
+
+    val = plan.call("val", run, val_dir, ["TEST.CHECKPOINT_FILE_PATH", checkpoint], prepare=prepare_val)
     records.append(plan.execute(val))
     return run_result(run, directory, val_dir, train_call, records, reused, names)
 
@@ -366,12 +411,15 @@ def reproduce(args: argparse.Namespace, argv: Sequence[str], invocations: List[D
     if "static" in args.methods:
         static_configs = protocol.choose_static_configs(args.static_configs, reference, flops)
         static_sweep = protocol.sweep_static_config(static_configs, flops)
-    sweep_plan = protocol.sweep_runs(args.lrs, static_sweep, args.methods)
+    sweep_plan = [] if args.sweep_from else protocol.sweep_runs(args.lrs, static_sweep, args.methods)
     num_seed_runs = len(args.seeds) * sum(len(static_configs) if m == "static" else 1 for m in args.methods)
     plan = Plan(args, reference, sweep_plan, num_seed_runs)
     print(f"{len(sweep_plan)} sweep runs, {num_seed_runs} seed runs ({plan.total} run_net calls)", flush=True)
-    run_sweep(plan)
-    sweep = choose_lrs(plan, static_sweep)
+    if args.sweep_from:
+        sweep = adopt_sweep(args, reference, static_sweep)
+    else:
+        run_sweep(plan)
+        sweep = choose_lrs(plan, static_sweep)
     chosen = {m: entry["chosen"] for m, entry in sweep["methods"].items()}
     seed_runs = protocol.seed_runs(args.seeds, chosen, static_configs, args.methods)
     names = class_names(reference.DATA.PATH_TO_DATA_DIR)

@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from data_prep.make_synthetic import make_synthetic
+from data_prep.make_synthetic import GENERATOR_VERSION, make_synthetic
 from experiments import protocol, report, results, runner, stats
 from experiments import reproduce_synthetic as driver
 from mutualnet_video.budget import BankStore, BNBank, BudgetTable, SubnetSpace, row_config
@@ -31,10 +31,10 @@ def data(tmp_path_factory):
                           test_per_class=3, frames=8, size=32).root
 
 
-def tiny_argv(data, out, docs):
+def tiny_argv(data, out, docs, seeds=("0", "1")):
     """MutualNet and one static baseline, 2 learning rates (one of them is best, so each method's
     sweep adds one rate beyond it), 2 seeds, 1 epoch, a 2-config grid, 2 test views; 2 calls at a time."""
-    return ["--epochs", "1", "--seeds", "0", "1", "--lrs", *LRS, "--extend", "1", "--methods", "mutualnet", "static",
+    return ["--epochs", "1", "--seeds", *seeds, "--lrs", *LRS, "--extend", "1", "--methods", "mutualnet", "static",
             "--views", "2", "--jobs", "2",
             "--out", str(out), "--docs", str(docs), "--static-configs", STATIC,
             "--opts", "DATA.PATH_TO_DATA_DIR", str(data), "DATA.PATH_PREFIX", str(data), "MODEL.NUM_CLASSES", "2",
@@ -171,6 +171,36 @@ def test_driver_end_to_end_and_resume(data, tmp_path, capsys):
     invocations = json.loads((out / driver.INVOCATIONS_JSON).read_text())
     assert [i["outcome"] for i in invocations] == ["finished", "finished"] and all(i["wall_s"] > 0 for i in invocations)
     assert "2 invocations of the driver" in (docs / "RESULTS.md").read_text()
+
+    for weights in out.rglob("*.pyth"):  # the records alone keep the finished work (experiments/runs keeps no weights)
+        weights.unlink()
+    driver.main(tiny_argv(data, out, docs))
+    assert capsys.readouterr().out.count(" skip ") == 14 and {p: p.read_text() for p in records} == before
+
+
+def test_a_finished_sweep_is_adopted_not_run_again(data, tmp_path, capsys):
+    sweep = {"seed": 0, "lrs": [0.05, 0.1], "extend": 1, "epochs": 1, "data_version": GENERATOR_VERSION,
+             "criterion": "val top-1", "static_config": STATIC, "provenance": "a sweep of another machine",
+             "methods": {"mutualnet": {"scores": {"0.05": 50.0, "0.1": 60.0}, "chosen": 0.1},
+                         "static": {"scores": {"0.05": 70.0, "0.1": 40.0, "0.03": 65.0}, "chosen": 0.05}}}
+    record, docs = tmp_path / "sweep.json", tmp_path / "docs"
+    record.write_text(json.dumps(sweep))
+    argv = tiny_argv(data, tmp_path / "out", docs, seeds=("0",))
+    summary = driver.main(["--sweep-from", str(record), *argv])
+    printed = capsys.readouterr().out
+    assert printed.count(" start ") == printed.count(" done ") == 4 and "start train " not in printed  # 2 runs x (train+test, val)
+    assert not (tmp_path / "out" / "sweep").exists()
+    assert {(r["run"], r["lr"], r["reused_sweep_run"]) for r in summary["runs"]} == {
+        ("mutualnet", 0.1, False), (f"static_{STATIC}", 0.05, False)}
+    fixed = json.loads((tmp_path / "out" / "sweep.json").read_text())
+    assert fixed["adopted_from"] == str(record) and fixed["lr_of_method"] == {"mutualnet": 0.1, "static": 0.05}
+    text = (docs / "RESULTS.md").read_text()
+    assert f"`{record}` (`--sweep-from`)" in text and "a sweep of another machine" in text
+    assert f"| {report.LABELS['static']} | 65.0 | **70.0** | 40.0 | 0.05 |" in text
+
+    record.write_text(json.dumps({**sweep, "epochs": 2, "methods": {"static": sweep["methods"]["static"]}}))
+    with pytest.raises(SystemExit, match="does not fit this protocol: epochs 2 \\(here 1\\); no sweep of mutualnet"):
+        driver.main(["--sweep-from", str(record), *tiny_argv(data, tmp_path / "other", docs, seeds=("0",))])
 
 
 def test_a_folder_with_outputs_of_another_driver_is_refused(tmp_path):
