@@ -71,7 +71,14 @@ class Call:
 
     @property
     def command(self) -> List[str]:
-        return [RUN_NET, "--cfg", self.base_cfg, "--opts", *self.opts]
+        """The command as recorded: files of this checkout relative to its root, so that a record (and
+        a run folder kept in git) fits any checkout."""
+        return [_in_checkout(RUN_NET), "--cfg", _in_checkout(self.base_cfg), "--opts", *self.opts]
+
+    @property
+    def launch(self) -> List[str]:
+        """The command as run, from any working directory."""
+        return [RUN_NET, "--cfg", os.path.abspath(self.base_cfg), "--opts", *self.opts]
 
     @property
     def record_path(self) -> str:
@@ -86,6 +93,12 @@ class Call:
     def environment(self) -> Dict[str, str]:
         """The driver's environment with the call's torch thread count."""
         return {**os.environ, **dict.fromkeys(THREAD_VARIABLES, str(self.threads))}
+
+
+def _in_checkout(path: str) -> str:
+    """``path`` relative to the repository root when it lies inside it, else absolute."""
+    path = os.path.abspath(path)
+    return os.path.relpath(path, ROOT) if path.startswith(ROOT + os.sep) else path
 
 
 def stage_opts(stage: str, output_dir: str) -> List[str]:
@@ -173,7 +186,7 @@ def _run(call: Call, log) -> int:
     with _running_lock:
         if _stopping.is_set():
             raise SystemExit(f"{call.label}: not started, the driver is stopping")
-        process = subprocess.Popen([sys.executable, *call.command], stdout=log, stderr=subprocess.STDOUT,
+        process = subprocess.Popen([sys.executable, *call.launch], stdout=log, stderr=subprocess.STDOUT,
                                    env=call.environment())
         _running[process.pid] = process
     try:

@@ -158,6 +158,7 @@ def test_driver_end_to_end_and_resume(data, tmp_path, capsys):
     assert len(records) == 14 and {json.loads(p.read_text())["threads"] for p in records} == {1}
     for path in records:  # the grids test --views clips per video; training does not name them
         command = json.loads(path.read_text())["command"]
+        assert command[:3] == ["tools/run_net.py", "--cfg", "configs/demo/X3D_DEMO.yaml"]  # fits any checkout
         assert ("TEST.NUM_ENSEMBLE_VIEWS" in command) == (path.name != "driver-train.json")
     before = {p: p.read_text() for p in records}
     curves = {p: p.stat().st_mtime_ns for p in out.rglob("curve.json") if "mean" not in p.parts}  # not the plot's
