@@ -257,7 +257,7 @@ def choose_lrs(plan: Plan, static_config: Optional[SubnetConfig]) -> Dict:
              "epochs": plan.reference.SOLVER.MAX_EPOCH, "data_version": GENERATOR_VERSION,
              "criterion": SWEEP_CRITERION,
              "static_config": static_config and str(static_config), "methods": methods,
-             "lr_of_method": {m: methods[protocol.LR_FROM[m]]["chosen"] for m in plan.args.methods}}
+             "lr_of_method": protocol.lr_of_method({m: e["chosen"] for m, e in methods.items()}, plan.args.methods)}
     return fix_sweep(plan.args.out, sweep)
 
 
@@ -266,17 +266,16 @@ def adopt_sweep(args: argparse.Namespace, reference, static_config: Optional[Sub
     protocol (same epochs, data generator, static config; every swept method present), fixed in
     ``OUT/sweep.json`` with where they came from."""
     sweep = read_json(args.sweep_from)
-    expected = {"epochs": reference.SOLVER.MAX_EPOCH, "data_version": GENERATOR_VERSION,
-                "static_config": static_config and str(static_config)}
-    if static_config is None:
-        expected.pop("static_config")
+    expected = {"epochs": reference.SOLVER.MAX_EPOCH, "data_version": GENERATOR_VERSION}
+    if static_config is not None:
+        expected["static_config"] = str(static_config)
     wrong = [f"{key} {sweep.get(key)!r} (here {value!r})" for key, value in expected.items() if sweep.get(key) != value]
     missing = [m for m in protocol.swept(args.methods) if m not in sweep.get("methods", {})]
     if wrong or missing:
         raise SystemExit(f"--sweep-from {args.sweep_from} does not fit this protocol: "
                          + "; ".join(wrong + [f"no sweep of {m}" for m in missing]))
     sweep = {**sweep, "adopted_from": args.sweep_from,
-             "lr_of_method": {m: sweep["methods"][protocol.LR_FROM[m]]["chosen"] for m in args.methods}}
+             "lr_of_method": protocol.lr_of_method({m: e["chosen"] for m, e in sweep["methods"].items()}, args.methods)}
     return fix_sweep(args.out, sweep)
 
 
@@ -296,10 +295,10 @@ def fix_sweep(out: str, sweep: Dict) -> Dict:
     return sweep
 
 
-def share_bn_bank(train_cfg, val_cfg, checkpoint: str) -> None:
+def share_bn_bank(test_cfg, val_cfg, checkpoint: str) -> None:
     """Give the val grid the BN statistics the test grid calibrated for ``checkpoint`` (the same
     model on both splits, and no second calibration), replacing any the val grid had."""
-    bank = BankStore(train_cfg, checkpoint).bank
+    bank = BankStore(test_cfg, checkpoint).bank
     if len(bank):
         target = BankStore(val_cfg, checkpoint)
         target.bank = bank
@@ -316,14 +315,14 @@ def run_seed(plan: Plan, run: Run, names: Sequence[str]) -> Dict:
     train_call = plan.call("train", run, directory) if reused else test_call
     if reused:
         records.append(train_call.record())
-    train_cfg = load_cfg(list(train_call.opts))
-    checkpoint = checkpoint_path(directory, train_cfg.SOLVER.MAX_EPOCH)  # the val grid's weights, by name: a
+    test_cfg = load_cfg(list(test_call.opts))  # the same SOLVER as the training call's
+    checkpoint = checkpoint_path(directory, test_cfg.SOLVER.MAX_EPOCH)  # the val grid's weights, by name: a
     val_dir = os.path.join(directory, "val")  # finished val grid is kept when checkpoints are not (OUT's records)
 
     def prepare_val():
         if not os.path.isfile(checkpoint):
             raise SystemExit(f"{checkpoint} is missing, and the val grid needs it: delete {directory} to train it again")
-        share_bn_bank(load_cfg(list(test_call.opts)), load_cfg(list(val.opts)), checkpoint)
+        share_bn_bank(test_cfg, load_cfg(list(val.opts)), checkpoint)
 
     val = plan.call("val", run, val_dir, ["TEST.CHECKPOINT_FILE_PATH", checkpoint], prepare=prepare_val)
     records.append(plan.execute(val))

@@ -64,6 +64,7 @@ def test_default_protocol_plan():
     runs = protocol.seed_runs([0, 1, 2, 3, 4], chosen, [cheap, full])
     assert len(runs) == 30  # per seed: mutualnet, its two ablations, sandwich, static x 2
     assert {r.lr for r in runs if r.method.startswith("mutualnet")} == {0.1}  # the ablations take MutualNet's rate
+    assert protocol.lr_of_method(chosen, ["mutualnet_wc", "static"]) == {"mutualnet_wc": 0.1, "static": 0.05}
     assert [r.name for r in runs if protocol.reuses_sweep(r, sweep)] == ["mutualnet", "sandwich", f"static_{full}"]
     wc = dict(zip(*[iter(protocol.method_opts(cfg, protocol.Run("mutualnet_wc", 1, 0.1)))] * 2))
     wt = dict(zip(*[iter(protocol.method_opts(cfg, protocol.Run("mutualnet_wt", 1, 0.1)))] * 2))
