@@ -45,7 +45,9 @@ weights) is the project's own reproduction, made by
 
     python experiments/reproduce_synthetic.py --out experiments/runs --sweep-from experiments/sweep_x3d_demo_64ep.json
 
-Ctrl-C or SIGTERM stops the running calls, which resume from their last checkpoint.
+Ctrl-C or SIGTERM stops the running calls, which resume from their last checkpoint. Once the seeds are
+planned, the line of each call that starts ends with the time left, estimated from the finished calls of
+the same stage and run (``experiments/progress.py``).
 """
 import argparse
 import dataclasses
@@ -68,6 +70,7 @@ from data_prep.common import read_json, write_json  # noqa: E402
 from data_prep.make_synthetic import GENERATOR_VERSION  # noqa: E402
 from experiments import protocol, report, stats  # noqa: E402
 from experiments.analysis import analyse  # noqa: E402
+from experiments.progress import Kind, Progress  # noqa: E402
 from experiments.protocol import Run  # noqa: E402
 from experiments.results import (TRAIN_PASS_FACTOR, FlopsTable, class_names, curve,  # noqa: E402
                                  factor_accuracy, sweep_score, train_history, training_cost, val_history)
@@ -181,9 +184,18 @@ class Plan:
 
     def __init__(self, args: argparse.Namespace, reference, sweep: Sequence[Run], seeds_runs: int):
         self.args, self.reference, self.sweep = args, reference, list(sweep)
-        self.total = len(self.sweep) + 2 * seeds_runs  # sweep: train; seed run: train+test (or test), val
-        self.done = 0
+        # sweep: train; seed run: train+test (or test), val
+        self.progress = Progress(args.jobs, len(self.sweep) + 2 * seeds_runs)
+        self.progress.plan([("train", run.name) for run in self.sweep])
+        self._kinds: Dict[str, Kind] = {}  # a call's record path: its kind (stage, run name)
         self._lock = threading.Lock()  # calls run in several threads (run_all)
+
+    def plan_seeds(self, runs: Sequence[Run]) -> None:
+        """The seed runs, once the sweep chose their learning rates (the time left is estimated from then)."""
+        with self._lock:
+            self.progress.plan([kind for run in runs for kind in
+                                (("test" if protocol.reuses_sweep(run, self.sweep) else "train+test", run.name),
+                                 ("val", run.name))])
 
     def call(self, stage: str, run: Run, output_dir: str, extra: Sequence[str] = (), prepare=None,
              may_diverge: bool = False) -> Call:
@@ -191,8 +203,11 @@ class Plan:
         if STAGES[stage][1]:  # a grid evaluation
             opts += ["TEST.NUM_ENSEMBLE_VIEWS", str(self.args.views)]
         label = f"{stage} {run.name} seed {run.seed} lr {run.lr:g}"
-        return Call(stage, label, output_dir, BASE_CFG, tuple(opts + stage_opts(stage, output_dir)),
+        call = Call(stage, label, output_dir, BASE_CFG, tuple(opts + stage_opts(stage, output_dir)),
                     self.args.threads, prepare, may_diverge)
+        with self._lock:
+            self._kinds[call.record_path] = (stage, run.name)
+        return call
 
     def sweep_call(self, run: Run) -> Call:
         """A sweep run's training (it may diverge: a rate too large is a result)."""
@@ -202,7 +217,7 @@ class Plan:
         """A rate beyond the grid (``protocol.next_sweep_rate``) joins the sweep."""
         with self._lock:
             self.sweep.append(run)
-            self.total += 1
+            self.progress.plan([("train", run.name)], added=True)
 
     def sweep_of(self, method: str) -> List[Run]:
         """``method``'s sweep runs so far, by rate."""
@@ -215,9 +230,16 @@ class Plan:
 
     def execute(self, call: Call) -> Dict:
         with self._lock:
-            self.done += 1
-            progress = f"[{self.done}/{self.total}]"
-        return execute(call, load_cfg, progress)
+            kind, progress = self._kinds[call.record_path], self.progress.start()
+        record = execute(call, load_cfg, progress, self._time_left)
+        with self._lock:
+            self.progress.end(kind, record)
+        return record
+
+    def _time_left(self) -> str:
+        with self._lock:
+            left = self.progress.left()
+        return "" if left is None else f" ({left})"
 
 
 def run_dir(run: Run, sweep: Sequence[Run], out: str) -> str:
@@ -413,7 +435,7 @@ def reproduce(args: argparse.Namespace, argv: Sequence[str], invocations: List[D
     sweep_plan = [] if args.sweep_from else protocol.sweep_runs(args.lrs, static_sweep, args.methods)
     num_seed_runs = len(args.seeds) * sum(len(static_configs) if m == "static" else 1 for m in args.methods)
     plan = Plan(args, reference, sweep_plan, num_seed_runs)
-    print(f"{len(sweep_plan)} sweep runs, {num_seed_runs} seed runs ({plan.total} run_net calls)", flush=True)
+    print(f"{len(sweep_plan)} sweep runs, {num_seed_runs} seed runs ({plan.progress.total} run_net calls)", flush=True)
     if args.sweep_from:
         sweep = adopt_sweep(args, reference, static_sweep)
     else:
@@ -421,6 +443,7 @@ def reproduce(args: argparse.Namespace, argv: Sequence[str], invocations: List[D
         sweep = choose_lrs(plan, static_sweep)
     chosen = {m: entry["chosen"] for m, entry in sweep["methods"].items()}
     seed_runs = protocol.seed_runs(args.seeds, chosen, static_configs, args.methods)
+    plan.plan_seeds(seed_runs)
     names = class_names(reference.DATA.PATH_TO_DATA_DIR)
     results = run_all([partial(run_seed, plan, run, names) for run in seed_runs], args.jobs)
     summary = {

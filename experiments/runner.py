@@ -133,8 +133,9 @@ def _check_schedule(call: Call, cfg) -> None:
                          "choose another --out (or delete the folder)")
 
 
-def execute(call: Call, load_cfg: Callable, progress: str) -> Dict:
-    """Launch run_net for ``call`` unless it finished before; its record (command, wall time)."""
+def execute(call: Call, load_cfg: Callable, progress: str, start_note: Callable[[], str] = str) -> Dict:
+    """Launch run_net for ``call`` unless it finished before; its record (command, wall time).
+    ``progress`` prefixes the lines printed; ``start_note()`` ends the line of a call that starts."""
     record = call.record()
     if record["command"] != call.command:
         raise SystemExit(f"{call.output_dir} holds a {call.stage} call made with another command:\n"
@@ -155,7 +156,7 @@ def execute(call: Call, load_cfg: Callable, progress: str) -> Dict:
         print(f"{progress} skip {call.label}: finished earlier ({record['wall_s']:.0f} s)", flush=True)
         return record
     os.makedirs(call.output_dir, exist_ok=True)
-    print(f"{progress} start {call.label}", flush=True)
+    print(f"{progress} start {call.label}{start_note()}", flush=True)
     record["status"] = "running"
     write_json(call.record_path, record)
     if call.prepare is not None:

@@ -2,6 +2,7 @@
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from PIL import Image
 
 from data_prep.make_synthetic import GENERATOR_VERSION, make_synthetic
 from experiments import protocol, report, results, runner, stats
+from experiments.progress import Progress
 from experiments import reproduce_synthetic as driver
 from mutualnet_video.budget import BankStore, BNBank, BudgetTable, SubnetSpace, row_config
 from mutualnet_video.budget.table import CURVE_JSON
@@ -75,6 +77,22 @@ def test_default_protocol_plan():
         protocol.check_methods(["sandwich", "static"])
 
 
+def test_time_left_is_the_mean_time_of_the_finished_calls_of_each_kind():
+    progress = Progress(jobs=2, total=5)
+    progress.plan([("train", "mutualnet"), ("train", "static")])
+    assert progress.start() == "[1/5]"
+    progress.end(("train", "mutualnet"), {"status": "finished", "wall_s": 600.0})
+    assert progress.left() is None  # 3 calls have no kind yet: the time left is unknown
+    progress.plan([("train+test", "mutualnet"), ("val", "mutualnet"), ("train", "mutualnet")])
+    assert progress.seconds_left() == (300.0, 3)  # 1 more mutualnet training, 2 at a time; 3 kinds never timed
+    assert progress.left() == "about 5 min left + 3 calls not timed yet"
+    progress.end(("train", "static"), {"status": "diverged", "wall_s": 9.0})  # ended, but says nothing of a time
+    progress.end(("train", "mutualnet"), {"status": "finished", "wall_s": 40000.0})
+    progress.plan([("train", "mutualnet")], added=True)  # a sweep extension: one call more
+    assert progress.total == 6 and progress.seconds_left() == ((600 + 40000) / 2 / 2, 2)
+    assert progress.left() == "about 2.8 h left + 2 calls not timed yet"
+
+
 def test_sweep_extends_past_the_end_where_the_best_rate_is():
     grid = [0.01, 0.03, 0.1]
     nxt = protocol.next_sweep_rate
@@ -106,6 +124,8 @@ def test_driver_end_to_end_and_resume(data, tmp_path, capsys):
     driver.main(tiny_argv(data, out, docs))
     first = capsys.readouterr().out
     assert first.count(" start ") == first.count(" done ") == 14 and "[14/14] done val" in first  # 4+2 sweep, 8 calls
+    assert " start train mutualnet seed 0 lr 0.05\n" in first  # no estimate while the seeds' calls are not planned
+    assert re.search(r" start val mutualnet seed 1 lr \S+ \(about \d+ min left", first)  # one is, once they are
 
     sweep = json.loads((out / "sweep.json").read_text())
     assert sweep["lrs"] == [0.05, 0.1] and sweep["extend"] == 1 and sweep["static_config"] == STATIC
