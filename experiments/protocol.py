@@ -127,20 +127,19 @@ def next_sweep_rate(lrs: Sequence[float], scores: Dict[float, Optional[float]], 
     return None if rate in scores else rate
 
 
-def lr_of_method(chosen_lr: Dict[str, float], methods: Sequence[str] = METHODS) -> Dict[str, float]:
+def lr_of_method(swept: Dict[str, Dict], methods: Sequence[str] = METHODS) -> Dict[str, float]:
     """The learning rate of each of ``methods``: the one chosen for the method it borrows its sweep
-    from (``LR_FROM``); ``chosen_lr``: the sweep's choice per swept method."""
-    return {method: chosen_lr[LR_FROM[method]] for method in methods}
+    from (``LR_FROM``); ``swept``: the sweep's entry per swept method (its ``chosen`` rate)."""
+    return {method: swept[LR_FROM[method]]["chosen"] for method in methods}
 
 
-def seed_runs(seeds: Sequence[int], chosen_lr: Dict[str, float], static_configs: Sequence[SubnetConfig],
+def seed_runs(seeds: Sequence[int], lrs: Dict[str, float], static_configs: Sequence[SubnetConfig],
               methods: Sequence[str] = METHODS) -> List[Run]:
-    """Per seed: every method at its learning rate (``lr_of_method``), one run per static config."""
-    rates = lr_of_method(chosen_lr, methods)
+    """Per seed: every method at its learning rate (``lrs``, from ``lr_of_method``), one run per static config."""
     runs = []
     for seed in seeds:
         for method in methods:
-            lr = rates[method]
+            lr = lrs[method]
             runs += [Run(method, seed, lr, c) for c in static_configs] if method == "static" else [Run(method, seed, lr)]
     return runs
 

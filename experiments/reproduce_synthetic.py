@@ -279,7 +279,7 @@ def choose_lrs(plan: Plan, static_config: Optional[SubnetConfig]) -> Dict:
              "epochs": plan.reference.SOLVER.MAX_EPOCH, "data_version": GENERATOR_VERSION,
              "criterion": SWEEP_CRITERION,
              "static_config": static_config and str(static_config), "methods": methods,
-             "lr_of_method": protocol.lr_of_method({m: e["chosen"] for m, e in methods.items()}, plan.args.methods)}
+             "lr_of_method": protocol.lr_of_method(methods, plan.args.methods)}
     return fix_sweep(plan.args.out, sweep)
 
 
@@ -297,7 +297,7 @@ def adopt_sweep(args: argparse.Namespace, reference, static_config: Optional[Sub
         raise SystemExit(f"--sweep-from {args.sweep_from} does not fit this protocol: "
                          + "; ".join(wrong + [f"no sweep of {m}" for m in missing]))
     sweep = {**sweep, "adopted_from": args.sweep_from,
-             "lr_of_method": protocol.lr_of_method({m: e["chosen"] for m, e in sweep["methods"].items()}, args.methods)}
+             "lr_of_method": protocol.lr_of_method(sweep["methods"], args.methods)}
     return fix_sweep(args.out, sweep)
 
 
@@ -441,8 +441,7 @@ def reproduce(args: argparse.Namespace, argv: Sequence[str], invocations: List[D
     else:
         run_sweep(plan)
         sweep = choose_lrs(plan, static_sweep)
-    chosen = {m: entry["chosen"] for m, entry in sweep["methods"].items()}
-    seed_runs = protocol.seed_runs(args.seeds, chosen, static_configs, args.methods)
+    seed_runs = protocol.seed_runs(args.seeds, sweep["lr_of_method"], static_configs, args.methods)
     plan.plan_seeds(seed_runs)
     names = class_names(reference.DATA.PATH_TO_DATA_DIR)
     results = run_all([partial(run_seed, plan, run, names) for run in seed_runs], args.jobs)

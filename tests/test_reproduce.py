@@ -62,11 +62,11 @@ def test_default_protocol_plan():
     assert protocol.choose_static_configs(None, cfg, lambda sub: flops(sub, 2.0)) == [cheap, full]
     sweep = protocol.sweep_runs([0.05, 0.1, 0.2], full)
     assert len(sweep) == 9 and {r.seed for r in sweep} == {0} and {r.config for r in sweep if r.method == "static"} == {full}
-    chosen = {"mutualnet": 0.1, "sandwich": 0.2, "static": 0.05}
-    runs = protocol.seed_runs([0, 1, 2, 3, 4], chosen, [cheap, full])
+    swept = {"mutualnet": {"chosen": 0.1}, "sandwich": {"chosen": 0.2}, "static": {"chosen": 0.05}}
+    runs = protocol.seed_runs([0, 1, 2, 3, 4], protocol.lr_of_method(swept), [cheap, full])
     assert len(runs) == 30  # per seed: mutualnet, its two ablations, sandwich, static x 2
     assert {r.lr for r in runs if r.method.startswith("mutualnet")} == {0.1}  # the ablations take MutualNet's rate
-    assert protocol.lr_of_method(chosen, ["mutualnet_wc", "static"]) == {"mutualnet_wc": 0.1, "static": 0.05}
+    assert protocol.lr_of_method(swept, ["mutualnet_wc", "static"]) == {"mutualnet_wc": 0.1, "static": 0.05}
     assert [r.name for r in runs if protocol.reuses_sweep(r, sweep)] == ["mutualnet", "sandwich", f"static_{full}"]
     wc = dict(zip(*[iter(protocol.method_opts(cfg, protocol.Run("mutualnet_wc", 1, 0.1)))] * 2))
     wt = dict(zip(*[iter(protocol.method_opts(cfg, protocol.Run("mutualnet_wt", 1, 0.1)))] * 2))
