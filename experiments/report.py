@@ -171,8 +171,8 @@ def findings(summary: Dict) -> List[str]:
     return lines
 
 
-def _grid_header(first: str, methods: Sequence[str], others: Sequence[str]) -> List[str]:
-    cells = [first] + [LABELS[m] for m in methods] + [f"MutualNet - {SHORT[m]}" for m in others]
+def _grid_header(first: Sequence[str], methods: Sequence[str], others: Sequence[str]) -> List[str]:
+    cells = list(first) + [LABELS[m] for m in methods] + [f"MutualNet - {SHORT[m]}" for m in others]
     return ["| " + " | ".join(cells) + " |", "|" + "---|" * len(cells)]
 
 
@@ -183,12 +183,21 @@ def _grid_cells(r: Dict, methods: Sequence[str], others: Sequence[str]) -> str:
 def _timing_lines(s: Dict) -> List[str]:
     """When, how long (over every invocation of the driver), how many calls at a time, on what."""
     invocations = s["invocations"]
-    others = sorted({i["machine"] for i in invocations[:-1]} - {s["machine"]})
     return [f"- Date: {s['date']}; {s['elapsed_s'] / 60:.1f} min elapsed over {_count(len(invocations), 'invocation')} "
             f"of the driver (this one {s['driver_wall_s'] / 60:.1f} min), {_count(s['jobs'], 'run_net call')} at a time "
             f"with {_count(s['threads'], 'torch thread')} each; the calls' wall times add up to "
             f"{s['calls_wall_s'] / 60:.1f} min",
-            f"- Machine: {s['machine']}" + (f"; earlier invocations also ran on: {'; '.join(others)}" if others else "")]
+            f"- Machine: {s['machine']}" + ("; every invocation's machine and time: the table in (3)"
+                                             if len(invocations) > 1 else "")]
+
+
+def _invocation_lines(invocations: Sequence[Dict]) -> List[str]:
+    """One row per invocation of the driver: machines described alike can differ in speed, so the times
+    of the calls are only comparable within one invocation."""
+    lines = ["| driver invocation | outcome | minutes | run_net calls x torch threads | machine |", "|---|---|---|---|---|"]
+    lines += [f"| {i['start']} | {i['outcome']} | {i['wall_s'] / 60:.1f} | {i['jobs']} x {i['threads']} | {i['machine']} |"
+              for i in invocations]
+    return lines
 
 
 def _extension(sweep: Dict) -> str:
@@ -249,10 +258,10 @@ def render(summary: Dict) -> str:
     out += ["### (2) MutualNet vs sandwich and the ablations, per grid config (test top-1)", "",
             "Sandwich trains every width at the full crop and frames only, and each ablation one input axis only; "
             "the configs a method never trained on are still evaluated (BN re-calibrated), as it would be deployed.",
-            "", *_grid_header("config | GFLOPs", methods, others)]
+            "", *_grid_header(["config", "GFLOPs"], methods, others)]
     out += [f"| {r['config']} | {r['gflops']:.5f} | " + _grid_cells(r, methods, others) for r in a["grid"]]
     out += ["", "Best config within each budget (chosen on val, test top-1)", "",
-            *_grid_header("GFLOPs <=", methods, others)]
+            *_grid_header(["GFLOPs <="], methods, others)]
     out += [f"| {r['gflops']:.5f} | " + _grid_cells(r, methods, others) for r in a["budgets"]]
     out += ["", "### Fit on the training data (the largest config each run trains, last epoch)", "",
             "Training top-1 and label loss are the trainer's, on that epoch's training clips (random views, BN in "
@@ -278,6 +287,9 @@ def render(summary: Dict) -> str:
             "| run | training GFLOPs | training time (s) | wall time (s) |", "|---|---|---|---|"]
     out += [f"| {r['run']} | {_ms(r['train_gflops'], '.4g')} | {_ms(r['train_s'], '.0f')} | {_ms(r['wall_s'], '.0f')} |"
             for r in a["cost"]]
+    if len(s["invocations"]) > 1:
+        out += ["", "The driver's invocations (a run's times mix the invocations it ran in):", "",
+                *_invocation_lines(s["invocations"])]
     return "\n".join(out + ["", SECTION_END]) + "\n"
 
 

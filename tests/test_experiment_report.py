@@ -17,7 +17,10 @@ def summary(results, methods):
             "num_classes": 12, "num_test_videos": 4, "num_val_videos": 4, "sweep": SWEEP, "runs": results,
             "bootstrap": {"resamples": 10000, "level": 0.95, "seed": 0, "min_seeds": 5}, "calls_wall_s": 600.0, "driver_wall_s": 60.0,
             "elapsed_s": 360.0, "jobs": 2, "threads": 1,
-            "invocations": [{"machine": "other CPU", "wall_s": 300.0}, {"machine": "test CPU", "wall_s": 60.0}],
+            "invocations": [{"start": "2026-11-29T09:00:00+00:00", "outcome": "stopped", "machine": "other CPU",
+                             "wall_s": 300.0, "jobs": 2, "threads": 1},
+                            {"start": "2026-11-30T11:59:00+00:00", "outcome": "finished", "machine": "test CPU",
+                             "wall_s": 60.0, "jobs": 2, "threads": 1}],
             "analysis": analysis.analyse(results, ["w0.50-c32-t8"] if "static" in methods else [])}
 
 
@@ -33,8 +36,18 @@ def test_section_has_protocol_verdicts_and_tables():
     assert "The ablations use MutualNet's rate" in text
     assert ("6.0 min elapsed over 2 invocations of the driver (this one 1.0 min), 2 run_net calls at a time with "
             "1 torch thread each; the calls' wall times add up to 10.0 min") in text
-    assert "- Machine: test CPU; earlier invocations also ran on: other CPU" in text
+    assert "- Machine: test CPU; every invocation's machine and time: the table in (3)" in text
+    assert "| 2026-11-29T09:00:00+00:00 | stopped | 5.0 | 2 x 1 | other CPU |" in text
     assert "| mutualnet | w1.00-c32-t8 | 83.0 ± 1.6 | 0.500 ± 0.000 | 72.0 ± 1.6 | 11.0 ± 3.2 |" in text  # fit on training data
+
+
+def test_every_table_has_as_many_separator_cells_as_header_cells():
+    lines = report.render(summary(fake_results(), ["mutualnet", "mutualnet_wc", "mutualnet_wt", "sandwich", "static"])).splitlines()
+    separators = [i for i, line in enumerate(lines) if line.startswith("|---")]
+    assert len(separators) >= 6
+    for i in separators:
+        header, separator, first_row = (line.strip("|").split("|") for line in lines[i - 1:i + 2])
+        assert len(separator) == len(header) == len(first_row), lines[i - 1]
 
 
 def test_section_shows_where_the_errors_are_when_the_grids_saved_predictions():
