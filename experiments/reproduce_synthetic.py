@@ -70,7 +70,7 @@ from data_prep.common import read_json, write_json  # noqa: E402
 from data_prep.make_synthetic import GENERATOR_VERSION  # noqa: E402
 from experiments import protocol, report, stats  # noqa: E402
 from experiments.analysis import analyse  # noqa: E402
-from experiments.progress import Kind, Progress  # noqa: E402
+from experiments.progress import Progress  # noqa: E402
 from experiments.protocol import Run  # noqa: E402
 from experiments.results import (TRAIN_PASS_FACTOR, FlopsTable, class_names, curve,  # noqa: E402
                                  factor_accuracy, sweep_score, train_history, training_cost, val_history)
@@ -187,7 +187,6 @@ class Plan:
         # sweep: train; seed run: train+test (or test), val
         self.progress = Progress(args.jobs, len(self.sweep) + 2 * seeds_runs)
         self.progress.plan([("train", run.name) for run in self.sweep])
-        self._kinds: Dict[str, Kind] = {}  # a call's record path: its kind (stage, run name)
         self._lock = threading.Lock()  # calls run in several threads (run_all)
 
     def plan_seeds(self, runs: Sequence[Run]) -> None:
@@ -203,11 +202,8 @@ class Plan:
         if STAGES[stage][1]:  # a grid evaluation
             opts += ["TEST.NUM_ENSEMBLE_VIEWS", str(self.args.views)]
         label = f"{stage} {run.name} seed {run.seed} lr {run.lr:g}"
-        call = Call(stage, label, output_dir, BASE_CFG, tuple(opts + stage_opts(stage, output_dir)),
+        return Call(stage, label, output_dir, BASE_CFG, tuple(opts + stage_opts(stage, output_dir)),
                     self.args.threads, prepare, may_diverge)
-        with self._lock:
-            self._kinds[call.record_path] = (stage, run.name)
-        return call
 
     def sweep_call(self, run: Run) -> Call:
         """A sweep run's training (it may diverge: a rate too large is a result)."""
@@ -228,12 +224,13 @@ class Plan:
         """``method``'s sweep score per rate trained so far, by rate (None: diverged)."""
         return {r.lr: sweep_score(r.sweep_dir(self.args.out)) for r in self.sweep_of(method)}
 
-    def execute(self, call: Call) -> Dict:
+    def execute(self, call: Call, run: Run) -> Dict:
+        """Run ``run``'s ``call`` (or skip it when its record says finished), numbered and timed."""
         with self._lock:
-            kind, progress = self._kinds[call.record_path], self.progress.start()
+            progress = self.progress.start()
         record = execute(call, load_cfg, progress, self._time_left)
         with self._lock:
-            self.progress.end(kind, record)
+            self.progress.end((call.stage, run.name), record)
         return record
 
     def _time_left(self) -> str:
@@ -250,7 +247,7 @@ def run_dir(run: Run, sweep: Sequence[Run], out: str) -> str:
 def run_sweep(plan: Plan) -> None:
     """Train every sweep run (no test evaluation), ``--jobs`` at a time; then each method, in
     parallel, its rates beyond the grid (``extend_sweep``)."""
-    run_all([partial(plan.execute, plan.sweep_call(run)) for run in plan.sweep], plan.args.jobs)
+    run_all([partial(plan.execute, plan.sweep_call(run), run) for run in plan.sweep], plan.args.jobs)
     run_all([partial(extend_sweep, plan, method) for method in protocol.swept(plan.args.methods)], plan.args.jobs)
 
 
@@ -264,7 +261,7 @@ def extend_sweep(plan: Plan, method: str) -> None:
             return
         run = dataclasses.replace(template, lr=lr)
         plan.add_sweep(run)
-        plan.execute(plan.sweep_call(run))
+        plan.execute(plan.sweep_call(run), run)
 
 
 def choose_lrs(plan: Plan, static_config: Optional[SubnetConfig]) -> Dict:
@@ -333,7 +330,7 @@ def run_seed(plan: Plan, run: Run, names: Sequence[str]) -> Dict:
     directory = run_dir(run, plan.sweep, plan.args.out)
     reused = protocol.reuses_sweep(run, plan.sweep)
     test_call = plan.call("test" if reused else "train+test", run, directory)
-    records = [plan.execute(test_call)]
+    records = [plan.execute(test_call, run)]
     train_call = plan.call("train", run, directory) if reused else test_call
     if reused:
         records.append(train_call.record())
@@ -347,7 +344,7 @@ def run_seed(plan: Plan, run: Run, names: Sequence[str]) -> Dict:
         share_bn_bank(test_cfg, load_cfg(list(val.opts)), checkpoint)
 
     val = plan.call("val", run, val_dir, ["TEST.CHECKPOINT_FILE_PATH", checkpoint], prepare=prepare_val)
-    records.append(plan.execute(val))
+    records.append(plan.execute(val, run))
     return run_result(run, directory, val_dir, train_call, records, reused, names)
 
 

@@ -367,14 +367,15 @@ def test_sigterm_stops_the_calls_and_records_their_time(data, tmp_path):
 def test_a_sweep_training_that_diverges_is_a_result_any_other_call_fails(data, tmp_path, capsys):
     args = driver.parse_args(tiny_argv(data, tmp_path / "out", tmp_path) + ["SOLVER.WARMUP_EPOCHS", "0.0"])
     plan = driver.Plan(args, driver.load_cfg(driver.common_opts(args)), [], 0)
-    call = plan.sweep_call(protocol.Run("mutualnet", 0, 1e30))
-    record = plan.execute(call)
+    run = protocol.Run("mutualnet", 0, 1e30)
+    call = plan.sweep_call(run)
+    record = plan.execute(call, run)
     assert record["status"] == "diverged" and record["wall_s"] > 0
     assert results.diverged(call.output_dir) and results.sweep_score(call.output_dir) is None
-    assert plan.execute(call) == record and "skip train mutualnet seed 0 lr 1e+30: diverged earlier" in capsys.readouterr().out
+    assert plan.execute(call, run) == record and "skip train mutualnet seed 0 lr 1e+30: diverged earlier" in capsys.readouterr().out
     seed_run = protocol.Run("mutualnet", 1, 1e30)
     with pytest.raises(SystemExit, match="failed"):
-        plan.execute(plan.call("train+test", seed_run, seed_run.seed_dir(args.out)))
+        plan.execute(plan.call("train+test", seed_run, seed_run.seed_dir(args.out)), seed_run)
     assert results.diverged(seed_run.seed_dir(args.out))
 
 
