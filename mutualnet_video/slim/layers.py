@@ -10,6 +10,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .onednn import conv3d
 from .rule import ChannelSpec, Selection, channel_selection, full_spec, selection_size
 
 
@@ -168,7 +169,12 @@ class SlimConv3d(SlimMixin, nn.Conv3d):
         if self.is_full():
             return super().forward(x)
         weight, bias, groups = self.active_params()
-        return F.conv3d(x, weight, bias, self.stride, self.padding, self.dilation, groups)
+        return conv3d(x, weight, bias, self.stride, self.padding, self.dilation, groups)
+
+    def _conv_forward(self, x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.Tensor:
+        # nn.Conv3d.forward's kernel call (padding_mode 'zeros' only, see from_dense), through ``conv3d``:
+        # the same forward, a faster CPU backward for depthwise convs (slim/onednn.py)
+        return conv3d(x, weight, bias, self.stride, self.padding, self.dilation, self.groups)
 
 
 class SlimBatchNorm3d(SlimMixin, nn.BatchNorm3d):
