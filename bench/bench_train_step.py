@@ -3,9 +3,10 @@
 On one batch, with the configs ``ConfigSampler`` draws for one step:
   (a) ``mutual_step``: every config forward + backward on the slimmable model (inputs derived from
       the full clip inside the step), one optimizer step;
-  (b) for each config, a plain network of exactly its active channel counts
-      (``extract_subnet``) trained one step alone on its input (prepared outside the timing, as a
-      static model's loader would deliver it): forward + the same loss + backward + optimizer step.
+  (b) for each config, a plain network of exactly its active channel counts (``extract_subnet``,
+      its convs calling the slim layers' kernel: ``common.with_slim_kernels``) trained one step alone
+      on its input (prepared outside the timing, as a static model's loader would deliver it):
+      forward + the same loss + backward + optimizer step.
 The ratio (a) / sum(b) is the overhead of slimmable training (target <= 1.10). Medians of
 ``--repeats`` interleaved runs. Writes a json summary to ``--out``. ``measure_train_step`` is the
 measurement itself (``bench/run_all.py`` and ``bench/gpu.py`` call it too).
@@ -17,7 +18,7 @@ from typing import Callable, Dict, List, Tuple
 import torch
 from fvcore.common.config import CfgNode
 
-from common import interleaved_ms, step_parser, write_json
+from common import interleaved_ms, step_parser, with_slim_kernels, write_json
 from mutualnet_video.utils.machine import machine_record
 from mutualnet_video.config import SubnetConfig, load_config
 from mutualnet_video.data.derive import derive_input
@@ -51,7 +52,7 @@ def train_step_runs(cfg: CfgNode, batch: int, step: int = 0, device: str = "cpu"
         target = torch.softmax(model(clip).float(), dim=-1)
 
     def static_run(sub, is_full):
-        plain = extract_subnet(model, sub.width).train()
+        plain = with_slim_kernels(extract_subnet(model, sub.width)).train()
         opt, x = build_optimizer(plain, cfg), derive_input(clip, sub, reduce)
         plain_scaler = torch.amp.GradScaler(device.type) if amp else None
 

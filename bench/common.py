@@ -1,17 +1,32 @@
-"""What the benchmarks share: interleaved timing with medians, and json output (``write_json``,
-the atomic indented write of ``data_prep.common``)."""
+"""What the benchmarks share: interleaved timing with medians, json output (``write_json``, the
+atomic indented write of ``data_prep.common``), and plain networks calling the slim layers' kernels."""
 import argparse
 import os
 import statistics
 import sys
+import types
 from typing import Callable, Dict, Hashable
+
+import torch.nn as nn
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repo root: data_prep
 
 from data_prep.common import write_json  # noqa: E402
 from mutualnet_video.export import measure_latency  # noqa: E402
+from mutualnet_video.slim import SlimConv3d  # noqa: E402
 
-__all__ = ["interleaved_ms", "step_parser", "write_json"]
+__all__ = ["interleaved_ms", "step_parser", "with_slim_kernels", "write_json"]
+
+
+def with_slim_kernels(plain: nn.Module) -> nn.Module:
+    """``plain`` (e.g. an ``extract_subnet`` network), its ``nn.Conv3d`` layers now calling the kernel
+    the slim layers call (``SlimConv3d._conv_forward``: the channels-last CPU backward for depthwise
+    convs, ``slim/onednn.py``), so that slimmable-vs-static timings compare the slim bookkeeping, not
+    two backward kernels. Returns ``plain``."""
+    for module in plain.modules():
+        if type(module) is nn.Conv3d:
+            module._conv_forward = types.MethodType(SlimConv3d._conv_forward, module)
+    return plain
 
 
 def interleaved_ms(runs: Dict[Hashable, Callable[[], object]], repeats: int, warmup: int = 1,

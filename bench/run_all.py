@@ -3,7 +3,8 @@
 Each section compares two (or more) things in the same process, with interleaved repeats (every
 round runs each contender once, odd rounds in reverse order) and medians:
   1. slimmable model at widths 0.25/0.5/0.75/1.0 vs the static model ``extract_subnet`` cuts at
-     that width: forward (eval, no grad) and forward + backward (train), each pair timed on its own
+     that width (its convs calling the slim layers' kernel, ``common.with_slim_kernels``): forward
+     (eval, no grad) and forward + backward (train), each pair timed on its own
      (a training run between two forwards evicts the caches the next forward would find). Target
      <= 1.10x.
   2. one mutual-learning step vs the sum of the equivalent static steps
@@ -50,7 +51,7 @@ from fvcore.common.config import CfgNode
 
 from bench_loader import measure_loader, measure_loader_vs_raw, print_loader_table
 from bench_train_step import measure_train_step, print_train_step
-from common import interleaved_ms, write_json
+from common import interleaved_ms, with_slim_kernels, write_json
 from mutualnet_video.utils.machine import machine_record
 from mutualnet_video.budget import SubnetSpace, count_gflops
 from mutualnet_video.config import SubnetConfig, load_config
@@ -220,7 +221,7 @@ def slimmable_vs_static(mode: Mode) -> Dict:
     x = space.dummy_input(space.full, mode.slim_batch)
     rows = []
     for w in WIDTHS:
-        static = extract_subnet(model, w)
+        static = with_slim_kernels(extract_subnet(model, w))
         with at_width(model, w):  # forwards apart from the training runs, whose traffic evicts their caches
             ms = interleaved_ms({"slim_fwd": inference(model, x), "static_fwd": inference(static, x)},
                                 FORWARD_REPEATS * mode.repeats, warmup=2)
