@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # A torch/torchvision pair from the package index: the local `+cpu` torch wheel has no torchvision.
-TORCH_PAIR := "torch!=2.13.0+cpu,>=2.1" "torchvision==0.28.0"
+TORCH_PAIR := "torch!=2.13.0+cpu,>=2.4" "torchvision==0.28.0"
 
 .PHONY: env demo test clean
 

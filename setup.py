@@ -9,7 +9,7 @@ setup(
     python_requires=">=3.9",
     packages=find_packages(include=["mutualnet_video", "mutualnet_video.*"]),
     install_requires=[
-        "torch>=2.1",
+        "torch>=2.4",  # torch.is_autocast_enabled(device_type)
         "torchvision>=0.16",
         "pytorchvideo==0.1.5",
         "fvcore>=0.1.5.post20221221",

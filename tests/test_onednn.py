@@ -67,6 +67,12 @@ def test_only_depthwise_convs_in_training_take_the_fast_path():
     assert type(conv3d(x.detach(), depthwise, None, 1, pad, 1, 4).grad_fn) is type(None)  # nothing to train
     with torch.no_grad():
         assert conv3d(x, depthwise, None, 1, pad, 1, 4).grad_fn is None
+    w = depthwise.clone().requires_grad_()
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # mixed precision on a CPU (TRAIN.MIXED_PRECISION)
+        y = conv3d(x, w, None, 1, pad, 1, 4)
+    assert type(y.grad_fn).__name__ != FAST and y.dtype == torch.bfloat16
+    y.float().sum().backward()  # PyTorch's own backward casts the gradients back
+    assert x.grad.dtype == w.grad.dtype == torch.float32
     traced = torch.jit.trace(lambda t: conv3d(t, depthwise, None, 1, pad, 1, 4), (x,))
     assert "ChannelsLast" not in str(traced.graph) and "aten::_convolution" in str(traced.graph)
 

@@ -15,8 +15,8 @@
    back, makes forward + backward 1.4-3.8x faster on every depthwise layer of the demo model. So
    ``conv3d`` does that on CPU with gradients on; its forward is ``F.conv3d`` unchanged, and its
    gradients agree with PyTorch's to float rounding (the kernels sum in another order). Everything else
-   (dense and grouped convs with several input channels per group, CUDA, inference, tracing for export)
-   is plain ``F.conv3d``.
+   (dense and grouped convs with several input channels per group, CUDA, inference, CPU autocast,
+   tracing for export) is plain ``F.conv3d``.
 On the demo model (batch 16, 2 threads, new configs every step) a mutual-learning step took 566 ms
 before, 431 ms with (2) alone, 399 ms with (1) alone and 314 ms with both, for 145 MiB more resident
 memory (``bench/bench_depthwise.py``, ``bench/results_depthwise.json``).
@@ -74,6 +74,7 @@ def conv3d(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor], 
     (N, C_out, T', H', W')), with the fast backward above for a depthwise conv on CPU in training."""
     if (not torch.jit.is_scripting() and not torch.jit.is_tracing() and torch.is_grad_enabled()
             and (x.requires_grad or weight.requires_grad) and x.device.type == "cpu"
+            and not torch.is_autocast_enabled("cpu")  # autocast casts inside F.conv3d: its backward knows how
             and _is_depthwise(weight, groups) and not isinstance(padding, str)):
         return _ChannelsLastBackwardConv3d.apply(x, weight, bias, stride, padding, dilation, groups)
     return F.conv3d(x, weight, bias, stride, padding, dilation, groups)
