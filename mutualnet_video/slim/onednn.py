@@ -9,8 +9,8 @@
    importing ``mutualnet_video`` keeps the default.
 2. The depthwise backward. A depthwise 3D convolution (one input channel per filter: X3D's
    channel-wise 3x3x3, its stem's temporal conv) is cheap forward, but its CPU backward on contiguous
-   (N, C, T, H, W) tensors is 10-70x its forward: on the demo model it was 54% of a mutual-learning
-   step, against 4% for the depthwise forwards (``bench/bench_step_profile.py``). The same backward on
+   (N, C, T, H, W) tensors is not: on the demo model it was 54% of a mutual-learning step, against 4%
+   for the depthwise forwards (``bench/bench_step_profile.py``). The same backward on
    ``torch.channels_last_3d`` copies of the gradient and the input, with the input gradient copied
    back, makes forward + backward 1.4-3.8x faster on every depthwise layer of the demo model. So
    ``conv3d`` does that on CPU with gradients on; its forward is ``F.conv3d`` unchanged, and its
