@@ -64,7 +64,7 @@ def test_only_depthwise_convs_in_training_take_the_fast_path():
     assert type(conv3d(x, depthwise, None, 1, pad, 1, 4).grad_fn).__name__ == FAST
     assert type(conv3d(x, dense, None, 1, pad, 1, 1).grad_fn).__name__ != FAST
     assert type(conv3d(x, grouped, None, 1, pad, 1, 2).grad_fn).__name__ != FAST  # 2 input channels a group
-    assert type(conv3d(x.detach(), depthwise, None, 1, pad, 1, 4).grad_fn) is type(None)  # nothing to train
+    assert conv3d(x.detach(), depthwise, None, 1, pad, 1, 4).grad_fn is None  # nothing to train
     with torch.no_grad():
         assert conv3d(x, depthwise, None, 1, pad, 1, 4).grad_fn is None
     w = depthwise.clone().requires_grad_()
