@@ -24,14 +24,14 @@ from typing import Dict, List
 import torch
 import torch.nn.functional as F
 
-from common import interleaved_ms, step_parser, write_json
+from common import interleaved_ms, status_bytes, step_parser, write_json
 from mutualnet_video.budget import SubnetSpace
 from mutualnet_video.config import load_config
 from mutualnet_video.engine import ConfigSampler, build_optimizer, label_loss, mutual_step
 from mutualnet_video.models import build_model
 from mutualnet_video.slim import SlimConv3d
 from mutualnet_video.slim import layers as slim_layers
-from mutualnet_video.slim.onednn import PRIMITIVE_CACHE_CAPACITY, conv3d
+from mutualnet_video.slim.onednn import PRIMITIVE_CACHE_CAPACITY, conv3d, is_depthwise
 from mutualnet_video.utils.machine import machine_record
 
 DEFAULT_CACHE = 1024  # oneDNN's own default
@@ -47,7 +47,7 @@ def depthwise_layers(cfg, batch: int) -> List[Dict]:
     space = SubnetSpace(cfg)
     calls = []
     hooks = [m.register_forward_hook(lambda m, inp, out: calls.append((m, inp[0].shape)))
-             for m in model.modules() if isinstance(m, SlimConv3d) and m.groups > 1 and m.weight.shape[1] == 1]
+             for m in model.modules() if isinstance(m, SlimConv3d) and is_depthwise(m.weight, m.groups)]
     with torch.no_grad():
         model(space.dummy_input(space.full, batch))
     for h in hooks:
@@ -89,8 +89,7 @@ def steps_child(cfg, batch: int, kernel: str, steps: int, warm: int) -> Dict:
             start = time.perf_counter()
         mutual_step(model, clip, labels, sampler.sample(step), optimizer, loss)
     ms = (time.perf_counter() - start) * 1000.0 / steps
-    rss_mib = int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
-    return {"step_ms": ms, "rss_mib": rss_mib}
+    return {"step_ms": ms, "rss_mib": status_bytes("VmRSS") / 2 ** 20}
 
 
 def mutual_steps(args) -> Dict[str, Dict]:

@@ -1,5 +1,6 @@
 """What the benchmarks share: interleaved timing with medians, json output (``write_json``, the
-atomic indented write of ``data_prep.common``), and plain networks calling the slim layers' kernels."""
+atomic indented write of ``data_prep.common``), the process's memory (``status_bytes``), and plain
+networks calling the slim layers' kernels."""
 import argparse
 import os
 import statistics
@@ -15,7 +16,16 @@ from data_prep.common import write_json  # noqa: E402
 from mutualnet_video.export import measure_latency  # noqa: E402
 from mutualnet_video.slim import SlimConv3d  # noqa: E402
 
-__all__ = ["interleaved_ms", "step_parser", "with_slim_kernels", "write_json"]
+__all__ = ["interleaved_ms", "status_bytes", "step_parser", "with_slim_kernels", "write_json"]
+
+
+def status_bytes(key: str) -> int:
+    """A ``kB`` field of /proc/self/status (VmRSS, VmHWM) in bytes."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+    raise KeyError(key)
 
 
 def with_slim_kernels(plain: nn.Module) -> nn.Module:

@@ -51,7 +51,7 @@ from fvcore.common.config import CfgNode
 
 from bench_loader import measure_loader, measure_loader_vs_raw, print_loader_table
 from bench_train_step import measure_train_step, print_train_step
-from common import interleaved_ms, with_slim_kernels, write_json
+from common import interleaved_ms, status_bytes, with_slim_kernels, write_json
 from mutualnet_video.utils.machine import machine_record
 from mutualnet_video.budget import SubnetSpace, count_gflops
 from mutualnet_video.config import SubnetConfig, load_config
@@ -356,15 +356,6 @@ def achieved_gflops(mode: Mode, compile: bool) -> Dict:
     for name, m in models.items():
         print(f"  {name} torch.compile: {m['compile']}")
     return {"flop_convention": "fvcore: one multiply-add = one flop; the matmul counts n^3", "models": models}
-
-
-def status_bytes(key: str) -> int:
-    """A ``kB`` field of /proc/self/status (VmRSS, VmHWM) in bytes."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) * 1024
-    raise KeyError(key)
 
 
 def peak_memory_worker(spec: Model, configs: List[SubnetConfig], batch: int, threads: int) -> List[float]:

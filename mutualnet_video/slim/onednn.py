@@ -63,7 +63,7 @@ class _ChannelsLastBackwardConv3d(torch.autograd.Function):
         return grad_x, grad_w, grad_b, None, None, None, None
 
 
-def _is_depthwise(weight: torch.Tensor, groups: int) -> bool:
+def is_depthwise(weight: torch.Tensor, groups: int) -> bool:
     """One input channel per filter, in more than one group (weight: (C_out, C_in / groups, k...))."""
     return groups > 1 and weight.shape[1] == 1
 
@@ -75,6 +75,6 @@ def conv3d(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor], 
     if (not torch.jit.is_scripting() and not torch.jit.is_tracing() and torch.is_grad_enabled()
             and (x.requires_grad or weight.requires_grad) and x.device.type == "cpu"
             and not torch.is_autocast_enabled("cpu")  # autocast casts inside F.conv3d: its backward knows how
-            and _is_depthwise(weight, groups) and not isinstance(padding, str)):
+            and is_depthwise(weight, groups) and not isinstance(padding, str)):
         return _ChannelsLastBackwardConv3d.apply(x, weight, bias, stride, padding, dilation, groups)
     return F.conv3d(x, weight, bias, stride, padding, dilation, groups)
