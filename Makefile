@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # A torch/torchvision pair from the package index: the local `+cpu` torch wheel has no torchvision.
 TORCH_PAIR := "torch!=2.13.0+cpu,>=2.4" "torchvision==0.28.0"
 
-.PHONY: env demo test clean
+.PHONY: env demo test model-table clean
 
 env: $(STAMP)
 
@@ -27,10 +27,13 @@ demo: $(STAMP)
 	$(PY) tools/run_net.py --cfg $(DEMO_CFG)
 	$(PY) tools/export_net.py --cfg $(DEMO_CFG) --measure-latency
 	$(PY) tools/run_bundle.py --bundle $(DEMO_OUT)/export --video $(DEMO_VIDEO) --labels output/synthetic/classids.json
+	@echo "demo done: curve $(DEMO_OUT)/curve.png, query table $(DEMO_OUT)/query_table.json, bundle $(DEMO_OUT)/export"
+
+# GFLOPs and parameters of the real models at their full and smallest configs (about 20 s; not part of the demo)
+model-table: $(STAMP)
 	$(PY) tools/model_info.py --cfg configs/Kinetics/X3D_XS.yaml configs/Kinetics/X3D_S.yaml configs/Kinetics/X3D_M.yaml \
 		configs/Kinetics/X3D_L.yaml configs/Kinetics/SLOWFAST_4x16_R50.yaml configs/Kinetics/SLOWFAST_8x8_R50.yaml \
 		configs/Kinetics/SLOW_8x8_R50.yaml
-	@echo "demo done: curve $(DEMO_OUT)/curve.png, query table $(DEMO_OUT)/query_table.json, bundle $(DEMO_OUT)/export"
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests

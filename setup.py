@@ -6,7 +6,7 @@ setup(
     version="0.1.0",
     description="MutualNet for video: slimmable X3D / SlowFast / Slow trained by mutual learning "
     "over width x spatial size x frames, with BN calibration, budget curves and multi-budget export.",
-    python_requires=">=3.9",
+    python_requires=">=3.10",
     packages=find_packages(include=["mutualnet_video", "mutualnet_video.*"]),
     install_requires=[
         "torch>=2.4",  # torch.is_autocast_enabled(device_type)

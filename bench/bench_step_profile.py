@@ -3,7 +3,8 @@
 Runs ``mutual_step`` (the configs ``ConfigSampler`` draws for one step, on one random batch) under
 ``torch.profiler`` and splits the step's CPU time into: convolution backward and forward, each for
 depthwise (one input channel per filter: X3D's channel-wise 3x3x3 and the stem's temporal conv) and
-dense convs; BatchNorm forward + backward; everything else (activations, the optimizer, input
+other dense convs; the unstrided 1x1x1 convs, which run in training as matrix products
+(``slim/onednn.py``), forward + backward; BatchNorm forward + backward; everything else (activations, the optimizer, input
 derivation, autograd bookkeeping). Times are the operators' inclusive CPU times summed over the
 profiled steps and divided by their number; ``other`` is the step's wall time minus the rest.
 
@@ -22,7 +23,9 @@ from mutualnet_video.config import load_config
 from mutualnet_video.utils.machine import machine_record
 
 CATEGORIES = ("conv_backward_depthwise", "conv_backward_dense", "conv_forward_depthwise", "conv_forward_dense",
-              "batch_norm", "other")
+              "pointwise_matmul", "batch_norm", "other")
+# the autograd Function that runs unstrided 1x1x1 convs in training (slim/onednn.py), forward and backward
+POINTWISE_EVENTS = ("_PointwiseConv3d", "_PointwiseConv3dBackward")
 
 
 def _is_depthwise(weight_shape) -> bool:
@@ -37,6 +40,8 @@ def _category(name: str, shapes) -> str:
         return "conv_backward_" + ("depthwise" if _is_depthwise(shapes[2]) else "dense")
     if name == "aten::convolution":  # inputs: input, weight, ...
         return "conv_forward_" + ("depthwise" if _is_depthwise(shapes[1]) else "dense")
+    if name in POINTWISE_EVENTS:  # matrix products, no aten::convolution inside
+        return "pointwise_matmul"
     if name in ("aten::native_batch_norm", "aten::native_batch_norm_backward"):
         return "batch_norm"
     return ""

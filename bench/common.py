@@ -30,9 +30,9 @@ def status_bytes(key: str) -> int:
 
 def with_slim_kernels(plain: nn.Module) -> nn.Module:
     """``plain`` (e.g. an ``extract_subnet`` network), its ``nn.Conv3d`` layers now calling the kernel
-    the slim layers call (``SlimConv3d._conv_forward``: the channels-last CPU backward for depthwise
-    convs, ``slim/onednn.py``), so that slimmable-vs-static timings compare the slim bookkeeping, not
-    two backward kernels. Returns ``plain``."""
+    the slim layers call (``SlimConv3d._conv_forward``: faster CPU kernels for depthwise and pointwise
+    convs in training, ``slim/onednn.py``), so that slimmable-vs-static timings compare the slim
+    bookkeeping, not two sets of kernels. Returns ``plain``."""
     for module in plain.modules():
         if type(module) is nn.Conv3d:
             module._conv_forward = types.MethodType(SlimConv3d._conv_forward, module)

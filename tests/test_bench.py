@@ -90,7 +90,8 @@ def test_gpu_suite_runs_its_code_on_a_cpu(tmp_path):
 
 def test_step_profile_splits_a_mutual_step(tmp_path):
     """bench/bench_step_profile.py: every category measured once (``other`` = wall time minus the
-    rest stays positive: no operator is counted twice), depthwise and dense convs told apart."""
+    rest stays positive: no operator is counted twice), depthwise, pointwise and other dense convs told
+    apart."""
     out = tmp_path / "profile.json"
     proc = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "bench_step_profile.py"),
                            "--cfg", os.path.join(ROOT, "configs", "demo", "X3D_DEMO.yaml"), "--batch", "2",
@@ -100,8 +101,8 @@ def test_step_profile_splits_a_mutual_step(tmp_path):
     result = json.loads(out.read_text())
     ms = result["ms"]
     assert set(ms) == {"conv_backward_depthwise", "conv_backward_dense", "conv_forward_depthwise",
-                       "conv_forward_dense", "batch_norm", "other"}
-    assert all(v > 0 for v in ms.values()), ms  # X3D has both kinds of conv, and BN
+                       "conv_forward_dense", "pointwise_matmul", "batch_norm", "other"}
+    assert all(v > 0 for v in ms.values()), ms  # X3D has all three kinds of conv, and BN
     assert sum(ms.values()) == pytest.approx(result["step_ms"])
     assert sum(result["fraction"].values()) == pytest.approx(1.0)
     assert len(result["configs"]) == 4 and result["configs"][0] == "w1.00-c48-t8"

@@ -173,7 +173,8 @@ class SlimConv3d(SlimMixin, nn.Conv3d):
 
     def _conv_forward(self, x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.Tensor:
         # nn.Conv3d.forward's kernel call (padding_mode 'zeros' only, see from_dense), through ``conv3d``:
-        # the same forward, a faster CPU backward for depthwise convs (slim/onednn.py)
+        # F.conv3d itself in inference, faster CPU kernels for depthwise and pointwise convs in training
+        # (slim/onednn.py)
         return conv3d(x, weight, bias, self.stride, self.padding, self.dilation, self.groups)
 
 
