@@ -1,13 +1,14 @@
-"""What ``slim/onednn.py`` buys: the channels-last depthwise backward, pointwise convs as matrix
+"""What ``slim/onednn.py`` buys: the depthwise backward as forward convs, pointwise convs as matrix
 products, and the larger oneDNN primitive cache.
 
 1. Per depthwise and per pointwise conv of the model (hooked at the full config, batch ``--batch``): the
    forward, and forward + backward by PyTorch's kernels (``F.conv3d``) and by ours
    (``slim.onednn.conv3d``), input and weight gradients, interleaved medians.
 2. Mutual-learning steps with the configs the sampler draws (new ones every step, as in training), in
-   one process: blocks of ``--block`` steps with PyTorch's kernels, with the depthwise backward alone
-   (the package before the pointwise path) and with both, interleaved (every variant runs the same
-   configs, round after round, so a change of machine load hits all alike); median ms a step.
+   one process: blocks of ``--block`` steps with PyTorch's kernels, with the package's kernels of 2199da8
+   (the depthwise backward by oneDNN on channels-last copies) and with the package's, interleaved (every
+   variant runs the same configs, round after round, so a change of machine load hits all alike);
+   median ms a step.
 3. The cache: the package's kernels in fresh processes (oneDNN reads its capacity once) with oneDNN's
    default capacity (1024) and ``PRIMITIVE_CACHE_CAPACITY``, alternating, ``--rounds`` each: ``--warm``
    steps, then the mean ms of ``--steps`` steps, and the resident memory at the end.
@@ -42,15 +43,39 @@ from mutualnet_video.utils.machine import machine_record
 DEFAULT_CACHE = 1024  # oneDNN's own default
 
 
-def depthwise_only(x, weight, bias, stride, padding, dilation, groups):
-    """The package's ``conv3d`` without the pointwise path (the kernels of 2026-12-02, 514f439)."""
-    if is_depthwise(weight, groups):
-        return conv3d(x, weight, bias, stride, padding, dilation, groups)
-    return F.conv3d(x, weight, bias, stride, padding, dilation, groups)
+class _ChannelsLastDepthwise(torch.autograd.Function):
+    """The depthwise kernel of 2199da8, for comparison: ``F.conv3d`` forward, oneDNN's own backward
+    (``aten.convolution_backward``) on ``channels_last_3d`` copies of the gradient and the input."""
+
+    @staticmethod
+    def forward(ctx, x, weight, stride, padding, groups):
+        ctx.save_for_backward(x, weight)
+        ctx.settings = (stride, padding, groups)
+        return F.conv3d(x, weight, None, stride, padding, 1, groups)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight = ctx.saved_tensors
+        stride, padding, groups = ctx.settings
+        cl = torch.channels_last_3d
+        grad_x, grad_w, _ = torch.ops.aten.convolution_backward(
+            grad.contiguous(memory_format=cl), x.contiguous(memory_format=cl), weight, None, stride, padding,
+            [1, 1, 1], False, [0, 0, 0], groups, [True, True, False])
+        return grad_x.contiguous(), grad_w, None, None, None
 
 
-KERNELS: Dict[str, Callable] = {"pytorch": F.conv3d, "depthwise backward only": depthwise_only,
-                                "depthwise + pointwise (the package)": conv3d}
+def channels_last_depthwise(x, weight, bias, stride, padding, dilation, groups):
+    """The package's ``conv3d`` with 2199da8's depthwise backward (pointwise convs as matrix products)."""
+    if is_depthwise(weight, groups) and bias is None and torch.is_grad_enabled():
+        return _ChannelsLastDepthwise.apply(x, weight, stride, padding, groups)
+    return conv3d(x, weight, bias, stride, padding, dilation, groups)
+
+
+KERNELS: Dict[str, Callable] = {
+    "pytorch": F.conv3d,
+    "depthwise backward by oneDNN on channels-last copies (2199da8)": channels_last_depthwise,
+    "depthwise backward as forward convs (the package)": conv3d,
+}
 
 
 def _kind(conv: SlimConv3d) -> str:

@@ -2,10 +2,11 @@
 
 Runs ``mutual_step`` (the configs ``ConfigSampler`` draws for one step, on one random batch) under
 ``torch.profiler`` and splits the step's CPU time into: convolution backward and forward, each for
-depthwise (one input channel per filter: X3D's channel-wise 3x3x3 and the stem's temporal conv) and
-other dense convs; the unstrided 1x1x1 convs, which run in training as matrix products
-(``slim/onednn.py``), forward + backward; BatchNorm forward + backward; everything else (activations, the optimizer, input
-derivation, autograd bookkeeping). Times are the operators' inclusive CPU times summed over the
+depthwise (one input channel per filter: X3D's channel-wise 3x3x3 and the stem's temporal conv; their
+backward runs as forward convs in ``slim/onednn.py`` and counts as backward) and other dense convs;
+the unstrided 1x1x1 convs, which run in training as matrix products (``slim/onednn.py``), forward +
+backward; BatchNorm forward + backward; everything else (activations, the optimizer, input derivation,
+autograd bookkeeping). Times are the operators' inclusive CPU times summed over the
 profiled steps and divided by their number; ``other`` is the step's wall time minus the rest.
 
     python bench/bench_step_profile.py --cfg configs/demo/X3D_DEMO.yaml --batch 16
@@ -24,8 +25,9 @@ from mutualnet_video.utils.machine import machine_record
 
 CATEGORIES = ("conv_backward_depthwise", "conv_backward_dense", "conv_forward_depthwise", "conv_forward_dense",
               "pointwise_matmul", "batch_norm", "other")
-# the autograd Function that runs unstrided 1x1x1 convs in training (slim/onednn.py), forward and backward
-POINTWISE_EVENTS = ("_PointwiseConv3d", "_PointwiseConv3dBackward")
+# the autograd Functions of slim/onednn.py, by the category of all they run (the convs inside included)
+FUNCTION_EVENTS = {"_DepthwiseConv3dBackward": "conv_backward_depthwise",  # two forward convs
+                   "_PointwiseConv3d": "pointwise_matmul", "_PointwiseConv3dBackward": "pointwise_matmul"}
 
 
 def _is_depthwise(weight_shape) -> bool:
@@ -33,18 +35,28 @@ def _is_depthwise(weight_shape) -> bool:
     return len(weight_shape) >= 3 and weight_shape[1] == 1 and weight_shape[0] > 1
 
 
-def _category(name: str, shapes) -> str:
-    """The category of an operator event, or '' for the rest (which ``other`` covers). Only top-level
-    operators are named, so no time is counted twice: ``aten::convolution`` includes the kernel it calls."""
+def _category(event) -> str:
+    """The category of a profiler event, or '' for the rest (which ``other`` covers)."""
+    name, shapes = event.name, event.input_shapes
+    if name in FUNCTION_EVENTS:
+        return FUNCTION_EVENTS[name]
     if name == "aten::convolution_backward":  # inputs: grad_output, input, weight, ...
         return "conv_backward_" + ("depthwise" if _is_depthwise(shapes[2]) else "dense")
     if name == "aten::convolution":  # inputs: input, weight, ...
         return "conv_forward_" + ("depthwise" if _is_depthwise(shapes[1]) else "dense")
-    if name in POINTWISE_EVENTS:  # matrix products, no aten::convolution inside
-        return "pointwise_matmul"
     if name in ("aten::native_batch_norm", "aten::native_batch_norm_backward"):
         return "batch_norm"
     return ""
+
+
+def _counted_above(event) -> bool:
+    """Whether an enclosing event has a category already: its time includes this one's."""
+    parent = event.cpu_parent
+    while parent is not None:
+        if _category(parent):
+            return True
+        parent = parent.cpu_parent
+    return False
 
 
 def profile_step(cfg: CfgNode, batch: int, steps: int = 3, step: int = 0) -> Dict:
@@ -58,9 +70,9 @@ def profile_step(cfg: CfgNode, batch: int, steps: int = 3, step: int = 0) -> Dic
             mutual()
         wall_ms = (time.perf_counter() - start) * 1000.0 / steps
     ms = dict.fromkeys(CATEGORIES, 0.0)
-    for event in prof.key_averages(group_by_input_shape=True):
-        category = _category(event.key, event.input_shapes)
-        if category:
+    for event in prof.events():
+        category = _category(event)
+        if category and not _counted_above(event):
             ms[category] += event.cpu_time_total / 1000.0 / steps  # us, inclusive of the kernels it calls
     ms["other"] = wall_ms - sum(ms.values())  # negative only if an operator were counted twice
     return {

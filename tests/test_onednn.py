@@ -1,4 +1,4 @@
-"""slim/onednn.py: the depthwise conv with a channels-last CPU backward and the pointwise conv as
+"""slim/onednn.py: the depthwise conv with a backward made of forward convs and the pointwise conv as
 matrix products compute PyTorch's own forward and gradients, are used exactly where they should be
 (training on CPU; never in inference, which stays bit-identical), and the primitive cache is enlarged."""
 import copy
@@ -19,13 +19,17 @@ from mutualnet_video.slim import SlimConv3d, set_width
 from mutualnet_video.slim import layers as slim_layers
 from mutualnet_video.slim.onednn import PRIMITIVE_CACHE_CAPACITY, conv3d
 
-FAST = "_ChannelsLastBackwardConv3dBackward"  # the grad_fn of the fast depthwise path
+FAST = "_DepthwiseConv3dBackward"  # the grad_fn of the fast depthwise path
 POINTWISE = "_PointwiseConv3dBackward"  # the grad_fn of the pointwise path
 
-# (input shape, kernel, stride, padding): X3D's channel-wise 3x3x3 (strided and not) and its stem's temporal conv
+# (input shape, kernel, stride, padding): X3D's channel-wise 3x3x3 (strided and not) and its stem's temporal
+# conv; then strides in every dimension, input rows past the last window (odd sizes), a stride larger
+# than the kernel, and no padding
 DEPTHWISE = [((2, 6, 4, 9, 9), (3, 3, 3), (1, 2, 2), (1, 1, 1)),
              ((2, 6, 4, 5, 5), (3, 3, 3), (1, 1, 1), (1, 1, 1)),
-             ((2, 4, 6, 7, 7), (5, 1, 1), (1, 1, 1), (2, 0, 0))]
+             ((2, 4, 6, 7, 7), (5, 1, 1), (1, 1, 1), (2, 0, 0)),
+             ((2, 4, 7, 8, 5), (3, 3, 3), (2, 2, 2), (1, 1, 1)),
+             ((2, 4, 6, 6, 7), (1, 3, 3), (2, 3, 2), (0, 1, 0))]
 
 
 def _both(x, w, b, stride, padding, groups):
@@ -71,6 +75,9 @@ def test_only_depthwise_convs_in_training_take_the_fast_path():
     assert type(conv3d(x, depthwise, None, 1, pad, 1, 4).grad_fn).__name__ == FAST
     assert type(conv3d(x, dense, None, 1, pad, 1, 1).grad_fn).__name__ != FAST
     assert type(conv3d(x, grouped, None, 1, pad, 1, 2).grad_fn).__name__ != FAST  # 2 input channels a group
+    two_filters = torch.randn(8, 1, 3, 3, 3)  # 2 filters a channel
+    assert type(conv3d(x, two_filters, None, 1, pad, 1, 4).grad_fn).__name__ != FAST
+    assert type(conv3d(x, depthwise, None, 1, pad, 2, 4).grad_fn).__name__ != FAST  # dilated
     assert conv3d(x.detach(), depthwise, None, 1, pad, 1, 4).grad_fn is None  # nothing to train
     with torch.no_grad():
         assert conv3d(x, depthwise, None, 1, pad, 1, 4).grad_fn is None
@@ -81,7 +88,7 @@ def test_only_depthwise_convs_in_training_take_the_fast_path():
     y.float().sum().backward()  # PyTorch's own backward casts the gradients back
     assert x.grad.dtype == w.grad.dtype == torch.float32
     traced = torch.jit.trace(lambda t: conv3d(t, depthwise, None, 1, pad, 1, 4), (x,))
-    assert "ChannelsLast" not in str(traced.graph) and "aten::_convolution" in str(traced.graph)
+    assert "Depthwise" not in str(traced.graph) and "aten::_convolution" in str(traced.graph)
 
 
 @pytest.mark.parametrize("w", [0.5, 1.0])

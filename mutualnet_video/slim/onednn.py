@@ -7,28 +7,34 @@
    ``mutualnet_video.slim`` sets the capacity to ``PRIMITIVE_CACHE_CAPACITY`` unless the environment
    already sets it; oneDNN reads it at its first convolution, so a process that ran one before
    importing ``mutualnet_video`` keeps the default.
-2. The depthwise backward. A depthwise 3D convolution (one input channel per filter: X3D's
-   channel-wise 3x3x3, its stem's temporal conv) is cheap forward, but its CPU backward on contiguous
-   (N, C, T, H, W) tensors is not: on the demo model it was 54% of a mutual-learning step, against 4%
-   for the depthwise forwards (``bench/bench_step_profile.py``). The same backward on
-   ``torch.channels_last_3d`` copies of the gradient and the input, with the input gradient copied
-   back, makes forward + backward 1.4-3.8x faster on every depthwise layer of the demo model. So
-   ``conv3d`` does that on CPU with gradients on; its forward is ``F.conv3d`` unchanged, and its
-   gradients agree with PyTorch's to float rounding (the kernels sum in another order).
+2. The depthwise backward. A depthwise 3D convolution (one filter per channel: X3D's channel-wise
+   3x3x3, its stem's temporal conv) is cheap forward, but oneDNN's backward of it is not: on the demo
+   model it was 54% of a mutual-learning step, against 4% for the depthwise forwards
+   (``bench/bench_step_profile.py``), and worst on the small maps of the late stages (batch 16, a 2x2
+   or 3x3 map: 9-19 ms, 30-50x the forward, in channels-last memory as in 2199da8; 10-23 ms in PyTorch's
+   own layout). Both gradients are forward depthwise convs, which oneDNN runs fast: the input gradient
+   is the output gradient (spread to stride 1 with zeros) convolved with the kernel flipped in
+   space-time, and the weight gradient is the padded input convolved with the output gradient as a
+   kernel, one group per (clip, channel), summed over clips. So ``conv3d`` computes the backward that
+   way on CPU with gradients on: 1.6-2.8 ms on those small maps, 2.7x less on the largest; its forward
+   is ``F.conv3d`` unchanged, and its gradients agree with PyTorch's to float rounding.
 3. The pointwise convs. A 1x1x1 convolution (stride 1, one group: X3D's expansion and projection
    convs, its head's conv, the squeeze-excitation convs) is a matrix product of the weight with every
    clip's (C_in, T*H*W) matrix. After (2), oneDNN's forward and backward of these convs were the
    largest cost of a step; as ``torch.matmul`` / ``torch.bmm`` on the same contiguous tensors (no
-   copies) a mutual-learning step of the demo model is 11% faster. Unlike (2), this changes the
+   copies) a mutual-learning step of the demo model was 11% faster. Unlike (2), this changes the
    forward's rounding too, so it is taken only where gradients are computed: inference, BN
    calibration, the grid evaluation and export run ``F.conv3d`` and give bit-identical outputs.
 Everything else (dense convs with larger kernels or strides, grouped convs with several input channels
-per group, CUDA, inference, CPU autocast, tracing for export) is plain ``F.conv3d``.
+or several filters per group, dilated convs, CUDA, inference, CPU autocast, tracing for export) is plain
+``F.conv3d``.
 On the demo model (batch 16, 2 threads, new configs every step, the variants interleaved in one
-process) a mutual-learning step took 463 ms with PyTorch's kernels, 297 ms with (2) and 265 ms with (2)
-and (3); with (2) and (3), 265-279 ms with oneDNN's default cache and 218-245 ms with (1), in fresh
-processes (``bench/bench_cpu_kernels.py``, ``bench/results_cpu_kernels.json``).
+process) a mutual-learning step took 767 ms with PyTorch's kernels, 697 ms with the kernels of 2199da8
+(the depthwise backward by oneDNN on channels-last copies, and (3)) and 513 ms with (2) and (3); with (2) and
+(3), 550-574 ms with oneDNN's default cache and 486-534 ms with (1), in fresh processes
+(``bench/bench_cpu_kernels.py``, ``bench/results_cpu_kernels.json``; a 2-core machine of 2026-12-07).
 """
+import itertools
 import os
 from typing import Optional, Sequence
 
@@ -37,7 +43,6 @@ import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
 PRIMITIVE_CACHE_CAPACITY = 16384  # 4096 still thrashed on the demo model (350 ms a step); 65536 gained nothing
-_CHANNELS_LAST = torch.channels_last_3d
 
 
 def enlarge_primitive_cache(capacity: int = PRIMITIVE_CACHE_CAPACITY) -> None:
@@ -48,27 +53,66 @@ def enlarge_primitive_cache(capacity: int = PRIMITIVE_CACHE_CAPACITY) -> None:
 enlarge_primitive_cache()  # on import (``slim.layers`` imports this): before the process's first convolution
 
 
-class _ChannelsLastBackwardConv3d(torch.autograd.Function):
-    """``F.conv3d`` forward; backward by ``aten.convolution_backward`` on channels-last copies."""
+class _DepthwiseConv3d(torch.autograd.Function):
+    """A depthwise conv (one filter per channel, C_out == C_in == groups): ``F.conv3d`` forward, and a
+    backward made of two more forward depthwise convs, which oneDNN runs fast where its own depthwise
+    backward is slow (worst on the small late-stage maps)."""
 
     @staticmethod
-    def forward(ctx, x, weight, bias, stride, padding, dilation, groups):
+    def forward(ctx, x, weight, bias, stride, padding):
         ctx.save_for_backward(x, weight)
-        ctx.settings = (stride, padding, dilation, groups, None if bias is None else [bias.shape[0]])
-        return F.conv3d(x, weight, bias, stride, padding, dilation, groups)
+        ctx.settings = (stride, padding, bias is not None)
+        return F.conv3d(x, weight, bias, stride, padding, 1, weight.shape[0])
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):
-        # grad: (N, C_out, T', H', W'), the same shape as the forward's output
+        # grad: (N, C, T', H', W'), the forward's output shape; x: (N, C, T, H, W); weight: (C, 1, kT, kH, kW)
         x, weight = ctx.saved_tensors
-        stride, padding, dilation, groups, bias_sizes = ctx.settings
-        grad_x, grad_w, grad_b = torch.ops.aten.convolution_backward(
-            grad.contiguous(memory_format=_CHANNELS_LAST), x.contiguous(memory_format=_CHANNELS_LAST), weight,
-            bias_sizes, stride, padding, dilation, False, [0, 0, 0], groups, list(ctx.needs_input_grad[:3]))
-        if grad_x is not None:
-            grad_x = grad_x.contiguous()  # what the layers before expect, as PyTorch's own backward gives
-        return grad_x, grad_w, grad_b, None, None, None, None
+        stride, padding, has_bias = ctx.settings
+        grad_x = grad_w = grad_b = None
+        if ctx.needs_input_grad[0]:
+            grad_x = _depthwise_input_grad(grad, weight, x.shape, stride, padding)
+        if ctx.needs_input_grad[1]:
+            grad_w = _depthwise_weight_grad(grad, x, weight.shape, stride, padding)
+        if has_bias and ctx.needs_input_grad[2]:
+            grad_b = grad.sum((0, 2, 3, 4))
+        return grad_x, grad_w, grad_b, None, None
+
+
+def _depthwise_input_grad(grad, weight, x_shape, stride, padding):
+    """The input gradient as a depthwise conv of the output gradient, spread out to stride 1 with zeros
+    (and zeros at the end for input rows past the last window), with the kernel flipped in space-time."""
+    n, c = grad.shape[:2]
+    kernel = weight.shape[2:]
+    if any(s > 1 for s in stride):
+        # input rows past the last window, (T + 2p - k) mod s per dim: zeros after the spread gradient
+        extra = [size + 2 * p - k - s * (g - 1)
+                 for size, p, k, s, g in zip(x_shape[2:], padding, kernel, stride, grad.shape[2:])]
+        spread = grad.new_zeros(n, c, *[s * (g - 1) + 1 + e for s, g, e in zip(stride, grad.shape[2:], extra)])
+        spread[:, :, ::stride[0], ::stride[1], ::stride[2]] = grad
+        grad = spread  # (N, C, s(T'-1)+1+e, ...)
+    return F.conv3d(grad, weight.flip(2, 3, 4), None, 1, [k - 1 - p for k, p in zip(kernel, padding)], 1, c)
+
+
+def _depthwise_weight_grad(grad, x, w_shape, stride, padding):
+    """The weight gradient as grouped convs: every (clip, channel) of the padded input convolved with
+    that clip's and channel's output gradient as the kernel, summed over clips. A strided conv is split
+    into its phases (the input rows ``r, r + s, ...`` give the kernel offsets ``r, r + s, ...``), one
+    unstrided conv each: half the time of one conv with a dilated kernel."""
+    n, c = x.shape[:2]
+    kernel = w_shape[2:]
+    pt, ph, pw = padding
+    x_pad = F.pad(x, (pw, pw, ph, ph, pt, pt)).transpose(0, 1)  # (C, N, T+2p, H+2p, W+2p)
+    ker = grad.transpose(0, 1).reshape(c * n, 1, *grad.shape[2:])  # (C*N, 1, T', H', W')
+    grad_w = x.new_empty(c, *kernel)
+    for r in itertools.product(*[range(min(s, k)) for s, k in zip(stride, kernel)]):
+        phase = x_pad[:, :, r[0]::stride[0], r[1]::stride[1], r[2]::stride[2]]
+        out = F.conv3d(phase.reshape(1, c * n, *phase.shape[2:]), ker, None, 1, 0, 1, c * n)
+        offsets = [len(range(ri, k, s)) for ri, k, s in zip(r, kernel, stride)]  # kernel offsets of this phase
+        out = out[:, :, : offsets[0], : offsets[1], : offsets[2]]  # (1, C*N, offsets...)
+        grad_w[:, r[0]::stride[0], r[1]::stride[1], r[2]::stride[2]] = out.reshape(c, n, *offsets).sum(1)
+    return grad_w.unsqueeze(1)  # (C, 1, kT, kH, kW)
 
 
 class _PointwiseConv3d(torch.autograd.Function):
@@ -104,8 +148,8 @@ class _PointwiseConv3d(torch.autograd.Function):
 
 
 def is_depthwise(weight: torch.Tensor, groups: int) -> bool:
-    """One input channel per filter, in more than one group (weight: (C_out, C_in / groups, k...))."""
-    return groups > 1 and weight.shape[1] == 1
+    """One filter per channel, in more than one group (weight: (C, 1, k...) with C == groups)."""
+    return groups > 1 and weight.shape[1] == 1 and weight.shape[0] == groups
 
 
 def is_pointwise(weight: torch.Tensor, stride, padding, groups: int) -> bool:
@@ -126,8 +170,8 @@ def conv3d(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor], 
     if (not torch.jit.is_scripting() and not torch.jit.is_tracing() and torch.is_grad_enabled()
             and (x.requires_grad or weight.requires_grad) and x.device.type == "cpu"
             and not torch.is_autocast_enabled("cpu")):  # autocast casts inside F.conv3d: its backward knows how
-        if is_depthwise(weight, groups) and not isinstance(padding, str):
-            return _ChannelsLastBackwardConv3d.apply(x, weight, bias, stride, padding, dilation, groups)
+        if is_depthwise(weight, groups) and _triple(dilation) == (1, 1, 1) and not isinstance(padding, str):
+            return _DepthwiseConv3d.apply(x, weight, bias, _triple(stride), _triple(padding))
         if is_pointwise(weight, stride, padding, groups) and x.dim() == 5:
             return _PointwiseConv3d.apply(x, weight, bias)
     return F.conv3d(x, weight, bias, stride, padding, dilation, groups)
