@@ -13,7 +13,7 @@ setup(
         "torchvision>=0.16",
         "pytorchvideo==0.1.5",
         "fvcore>=0.1.5.post20221221",
-        "av>=11",
+        "av>=17",  # reformat(threads=...): see data/decoders.py
         "decord>=0.6.0",
         "simplejson>=3.17",
         "numpy>=1.24",

@@ -255,7 +255,9 @@ class PyAVReader(VideoReader):
                                 f"frame {previous}); decode it sequentially or re-encode it")
                     previous = i
                     if i in want and i not in rgb:
-                        rgb[i] = frame.to_ndarray(format="rgb24", **size)
+                        # one thread: PyAV >= 17 converts on a pool of threads by default, and a loader
+                        # worker forked from a process that had converted frames hung in it (av 18.1.1)
+                        rgb[i] = frame.to_ndarray(format="rgb24", threads=1, **size)
                         size = size or {"width": frame.width, "height": frame.height}
                         if len(rgb) == len(want):
                             return rgb
