@@ -14,7 +14,7 @@ from .conftest import BAD_VIDEOS, tiny_cfg
 def test_train_batches(kinetics_dir, workers):
     cfg = tiny_cfg(kinetics_dir, **{"DATA_LOADER.NUM_WORKERS": workers, "TRAIN.BATCH_SIZE": 2})
     loader = build_loader(cfg, "train")
-    # Workers are forked from a process that has decoded already (as after a validation). PyAV >= 17
+    # Workers are forked from a process that has decoded already (as with DATA.DECODE_ONCE). PyAV >= 17
     # converts frames to RGB on a thread pool by default, and a worker that inherited one hung for
     # ever (av 18.1.1): the decoder converts on one thread. A hang fails here after 60 s.
     loader.dataset[0]
