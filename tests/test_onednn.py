@@ -2,6 +2,7 @@
 matrix products compute PyTorch's own forward and gradients, are used exactly where they should be
 (training on CPU; never in inference, which stays bit-identical), and the primitive cache is enlarged."""
 import copy
+import math
 import os
 import subprocess
 import sys
@@ -164,6 +165,35 @@ def test_only_unstrided_pointwise_convs_in_training_are_matrix_products():
         assert torch.equal(conv3d(x, pointwise, None, 1, 0, 1, 1), F.conv3d(x, pointwise, None, 1, 0, 1, 1))
     traced = torch.jit.trace(lambda t: conv3d(t, pointwise, None, 1, 0, 1, 1), (x,))
     assert "Pointwise" not in str(traced.graph) and "aten::_convolution" in str(traced.graph)
+
+
+def _activation_copies(fn, x, *params):
+    """The copies (``aten::copy_``) of at least ``x.numel()`` elements that ``fn(x, *params)`` forward and
+    backward make outside PyTorch's convolution kernels (which copy inside, whoever calls them),
+    x and params requiring gradients as in training."""
+    leaves = [t.clone().requires_grad_() for t in (x, *params)]
+    with torch.profiler.profile(record_shapes=True) as prof:
+        y = fn(*leaves)
+        y.backward(torch.ones_like(y))  # a contiguous upstream gradient, as in a network
+
+    def in_conv_kernel(event):
+        while event is not None and event.name != "aten::convolution":
+            event = event.cpu_parent
+        return event is not None
+
+    return [e.input_shapes for e in prof.events() if e.name == "aten::copy_" and e.input_shapes
+            and math.prod(e.input_shapes[0]) >= x.numel() and not in_conv_kernel(e)]
+
+
+def test_unstrided_pointwise_and_depthwise_training_convs_copy_no_activations():
+    # torch.matmul folds the clips into one matrix product when the weight requires gradients: two
+    # copies of the activations per product; and the depthwise weight gradient needs no padded copy
+    x = torch.randn(4, 6, 4, 6, 6)
+    pointwise, depthwise = torch.randn(8, 6, 1, 1, 1), torch.randn(6, 1, 3, 3, 3)
+    assert _activation_copies(lambda t, w: conv3d(t, w, None, 1, 0, 1, 1), x, pointwise) == []
+    assert _activation_copies(lambda t, w: conv3d(t, w, None, 1, 1, 1, 6), x, depthwise) == []
+    # the check sees copies where there are some: PyTorch's matmul with a weight requiring gradients
+    assert _activation_copies(lambda t, w: torch.matmul(w.reshape(8, 6), t.reshape(4, 6, -1)), x, pointwise)
 
 
 @pytest.mark.parametrize("w", [0.5, 1.0])

@@ -21,17 +21,18 @@
 3. The pointwise convs. A 1x1x1 convolution (stride 1, one group: X3D's expansion and projection
    convs, its head's conv, the squeeze-excitation convs) is a matrix product of the weight with every
    clip's (C_in, T*H*W) matrix. After (2), oneDNN's forward and backward of these convs were the
-   largest cost of a step; as ``torch.matmul`` / ``torch.bmm`` on the same contiguous tensors (no
-   copies) a mutual-learning step of the demo model was 11% faster. Unlike (2), this changes the
+   largest cost of a step; as ``torch.bmm`` on the same contiguous tensors (no copies) a
+   mutual-learning step of the demo model is 7% faster than with ``torch.matmul`` (which copies,
+   ``_PointwiseConv3d``) and that was 11% faster than oneDNN. Unlike (2), this changes the
    forward's rounding too, so it is taken only where gradients are computed: inference, BN
    calibration, the grid evaluation and export run ``F.conv3d`` and give bit-identical outputs.
 Everything else (dense convs with larger kernels or strides, grouped convs with several input channels
 or several filters per group, dilated convs, CUDA, inference, CPU autocast, tracing for export) is plain
 ``F.conv3d``.
 On the demo model (batch 16, 2 threads, new configs every step, the variants interleaved in one
-process) a mutual-learning step took 767 ms with PyTorch's kernels, 697 ms with the kernels of 2199da8
-(the depthwise backward by oneDNN on channels-last copies, and (3)) and 513 ms with (2) and (3); with (2) and
-(3), 550-574 ms with oneDNN's default cache and 486-534 ms with (1), in fresh processes
+process) a mutual-learning step took 804 ms with PyTorch's kernels, 705 ms with (3) and the depthwise
+backward of 2199da8 (oneDNN's own, on channels-last copies) and 451 ms with (2) and (3); in fresh
+processes 490-501 ms with oneDNN's default cache and 438-447 ms with (1)
 (``bench/bench_cpu_kernels.py``, ``bench/results_cpu_kernels.json``; a 2-core machine of 2026-12-07).
 """
 import itertools
@@ -96,34 +97,43 @@ def _depthwise_input_grad(grad, weight, x_shape, stride, padding):
 
 
 def _depthwise_weight_grad(grad, x, w_shape, stride, padding):
-    """The weight gradient as grouped convs: every (clip, channel) of the padded input convolved with
-    that clip's and channel's output gradient as the kernel, summed over clips. A strided conv is split
-    into its phases (the input rows ``r, r + s, ...`` give the kernel offsets ``r, r + s, ...``), one
-    unstrided conv each: 1.6x faster than one conv with a dilated kernel (demo model, strided layers)."""
+    """The weight gradient as grouped convs: every (clip, channel) of the input convolved with that
+    clip's and channel's output gradient as the kernel, summed over clips. Groups in (clip, channel)
+    order make both operands views of the contiguous tensors, no copies; an unstrided conv pads
+    inside the conv. A strided conv is split into its phases (the padded input's rows
+    ``r, r + s, ...`` give the kernel offsets ``r, r + s, ...``), one unstrided conv each: 1.6x
+    faster than one conv with a dilated kernel (demo model, strided layers)."""
     n, c = x.shape[:2]
     kernel = w_shape[2:]
+    ker = grad.reshape(n * c, 1, *grad.shape[2:])  # (N*C, 1, T', H', W')
+    if all(s == 1 for s in stride):
+        out = F.conv3d(x.reshape(1, n * c, *x.shape[2:]), ker, None, 1, padding, 1, n * c)  # (1, N*C, kT, kH, kW)
+        return out.reshape(n, c, *kernel).sum(0).unsqueeze(1)  # (C, 1, kT, kH, kW)
     pt, ph, pw = padding
-    x_pad = F.pad(x, (pw, pw, ph, ph, pt, pt)).transpose(0, 1)  # (C, N, T+2p, H+2p, W+2p)
-    ker = grad.transpose(0, 1).reshape(c * n, 1, *grad.shape[2:])  # (C*N, 1, T', H', W')
+    x_pad = F.pad(x, (pw, pw, ph, ph, pt, pt))  # (N, C, T+2p, H+2p, W+2p)
     grad_w = x.new_empty(c, *kernel)
     for r in itertools.product(*[range(min(s, k)) for s, k in zip(stride, kernel)]):
         phase = x_pad[:, :, r[0]::stride[0], r[1]::stride[1], r[2]::stride[2]]
-        out = F.conv3d(phase.reshape(1, c * n, *phase.shape[2:]), ker, None, 1, 0, 1, c * n)
+        out = F.conv3d(phase.reshape(1, n * c, *phase.shape[2:]), ker, None, 1, 0, 1, n * c)
         offsets = [len(range(ri, k, s)) for ri, k, s in zip(r, kernel, stride)]  # kernel offsets of this phase
-        out = out[:, :, : offsets[0], : offsets[1], : offsets[2]]  # (1, C*N, offsets...)
-        grad_w[:, r[0]::stride[0], r[1]::stride[1], r[2]::stride[2]] = out.reshape(c, n, *offsets).sum(1)
+        out = out[:, :, : offsets[0], : offsets[1], : offsets[2]]  # (1, N*C, offsets...)
+        grad_w[:, r[0]::stride[0], r[1]::stride[1], r[2]::stride[2]] = out.reshape(n, c, *offsets).sum(0)
     return grad_w.unsqueeze(1)  # (C, 1, kT, kH, kW)
 
 
 class _PointwiseConv3d(torch.autograd.Function):
-    """A 1x1x1 convolution with stride 1 and one group as batched matrix products, forward and backward."""
+    """A 1x1x1 convolution with stride 1 and one group as batched matrix products, forward and backward.
+
+    ``torch.bmm`` with the weight broadcast over the clips, not ``torch.matmul``: when the weight
+    requires gradients, ``matmul`` folds the clips into one matrix product, which copies the
+    activations into (N*T*H*W, C) and the result back."""
 
     @staticmethod
     def forward(ctx, x, weight, bias):
         n, c, t, h, w = x.shape
         x3 = x.reshape(n, c, t * h * w)  # (N, C_in, L): a view of a contiguous x
         w2 = weight.reshape(weight.shape[0], c)  # (C_out, C_in)
-        y = torch.matmul(w2, x3)  # (N, C_out, L)
+        y = torch.bmm(w2.expand(n, -1, -1), x3)  # (N, C_out, L)
         if bias is not None:
             y += bias[:, None]
         ctx.save_for_backward(x3, w2)
@@ -136,10 +146,11 @@ class _PointwiseConv3d(torch.autograd.Function):
         # grad: (N, C_out, T, H, W)
         x3, w2 = ctx.saved_tensors
         x_shape, w_shape = ctx.shapes
-        g3 = grad.reshape(grad.shape[0], grad.shape[1], -1)  # (N, C_out, L)
+        n = grad.shape[0]
+        g3 = grad.reshape(n, grad.shape[1], -1)  # (N, C_out, L)
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:
-            grad_x = torch.matmul(w2.t(), g3).view(x_shape)  # (N, C_in, L) -> (N, C_in, T, H, W)
+            grad_x = torch.bmm(w2.t().expand(n, -1, -1), g3).view(x_shape)  # (N, C_in, L) -> (N, C_in, T, H, W)
         if ctx.needs_input_grad[1]:
             grad_w = torch.bmm(g3, x3.transpose(1, 2)).sum(0).view(w_shape)  # sum over clips of (C_out, C_in)
         if ctx.needs_input_grad[2]:
