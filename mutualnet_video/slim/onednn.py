@@ -21,9 +21,9 @@
 3. The pointwise convs. A 1x1x1 convolution (stride 1, one group: X3D's expansion and projection
    convs, its head's conv, the squeeze-excitation convs) is a matrix product of the weight with every
    clip's (C_in, T*H*W) matrix. After (2), oneDNN's forward and backward of these convs were the
-   largest cost of a step; as ``torch.bmm`` on the same contiguous tensors (no copies) a
-   mutual-learning step of the demo model is 7% faster than with ``torch.matmul`` (which copies,
-   ``_PointwiseConv3d``) and that was 11% faster than oneDNN. Unlike (2), this changes the
+   largest cost of a step; as matrix products a mutual-learning step of the demo model was 11% faster
+   (``torch.matmul``), and 7% faster again with ``torch.bmm``, which makes no copies where ``matmul``
+   does (``_PointwiseConv3d``). Unlike (2), this changes the
    forward's rounding too, so it is taken only where gradients are computed: inference, BN
    calibration, the grid evaluation and export run ``F.conv3d`` and give bit-identical outputs.
 Everything else (dense convs with larger kernels or strides, grouped convs with several input channels
