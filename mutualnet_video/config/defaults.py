@@ -237,8 +237,11 @@ _C.MUTUALNET.SLIM_PATHWAYS = [0]
 # SlowFast: pathways whose input is reduced in frames/crop. The paper reduces Slow only; the
 # Fast-to-Slow lateral features are then average-pooled to the Slow pathway's size.
 _C.MUTUALNET.REDUCE_PATHWAYS = [0]
-# Weight of each sub-network's distillation loss.
+# Weight of each sub-network's loss (its distillation loss, or its label loss without INPLACE_DISTILL).
 _C.MUTUALNET.DISTILL_WEIGHT = 1.0
+# True: sub-networks learn from the full config's detached prediction (in-place distillation, the
+# method). False: an ablation, every sub-network learns from the labels with MODEL.LOSS_FUNC.
+_C.MUTUALNET.INPLACE_DISTILL = True
 # No weight decay on depthwise (channel-wise) convolutions, as MutualNet's code does.
 _C.MUTUALNET.ZERO_WD_DEPTHWISE = True
 # Configs evaluated for the accuracy-vs-GFLOPs curve. Each list empty: derived from the ranges above.

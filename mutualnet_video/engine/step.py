@@ -74,6 +74,7 @@ def mutual_step(
     label_loss: LabelLoss,
     *,
     distill_weight: float = 1.0,
+    inplace_distill: bool = True,
     reduce_pathways: Sequence[int] = (0,),
     scaler: Optional[torch.amp.GradScaler] = None,
 ) -> StepResult:
@@ -91,7 +92,9 @@ def mutual_step(
         labels: ``(N,)`` class indices (or ``(N, K)`` soft targets for a soft label loss).
         configs: the full config first, then the others (``ConfigSampler.sample``).
         label_loss: ``(logits (N, K), labels) -> scalar`` for the full config.
-        distill_weight: weight of each distillation loss.
+        distill_weight: weight of each sub-network's loss.
+        inplace_distill: False for the ablation without distillation: every other config learns
+            from the labels too, with ``label_loss`` (US-Nets' comparison).
         reduce_pathways: SlowFast pathways fed the reduced input (see ``derive_input``).
         scaler: a GradScaler for mixed precision: forwards then run under autocast on the batch's
             device (float16 on CUDA; bfloat16 on a CPU).
@@ -109,8 +112,10 @@ def mutual_step(
                 loss = label_loss(logits.float(), labels)
                 full_logits = logits.detach()
                 target = torch.softmax(full_logits.float(), dim=-1)
-            else:
+            elif inplace_distill:
                 loss = distill_weight * distillation_loss(logits, target)
+            else:
+                loss = distill_weight * label_loss(logits.float(), labels)
             (loss if scaler is None else scaler.scale(loss)).backward()
         losses.append(loss.detach())
     values = all_reduce_mean(torch.stack(losses)).tolist()

@@ -151,7 +151,8 @@ class Trainer:
             try:
                 result = mutual_step(
                     self.ddp_model, inputs, labels, configs, self.optimizer, self.label_loss,
-                    distill_weight=cfg.MUTUALNET.DISTILL_WEIGHT, reduce_pathways=self.sampler.space.reduce_pathways,
+                    distill_weight=cfg.MUTUALNET.DISTILL_WEIGHT, inplace_distill=cfg.MUTUALNET.INPLACE_DISTILL,
+                    reduce_pathways=self.sampler.space.reduce_pathways,
                     scaler=self.scaler,
                 )
             except NonFiniteLossError as e:

@@ -84,6 +84,26 @@ def test_distill_weight_scales_the_sub_network_losses(model, batch):
     assert three[1:] == pytest.approx([3 * v for v in one[1:]], rel=1e-4)
 
 
+def test_without_inplace_distillation_every_config_learns_from_the_labels(model, batch):
+    """The ablation: CE(sub, labels) for every config instead of KL to the full prediction."""
+    x, y = batch
+    losses = [F.cross_entropy(model(x), y)]
+    for sub in CONFIGS[1:]:
+        with width(model, sub.width):
+            losses.append(2.0 * F.cross_entropy(model(derive_input(x, sub)), y))
+    model.zero_grad()
+    sum(losses).backward()
+    expected = [p.grad.clone() for p in model.parameters()]
+
+    optimizer = RecordingSGD(model.parameters())
+    result = mutual_step(model, x, y, CONFIGS, optimizer, CE, distill_weight=2.0, inplace_distill=False)
+    assert result.losses == pytest.approx([v.item() for v in losses], rel=1e-4)
+    distilled = mutual_step(model, x, y, CONFIGS, RecordingSGD(model.parameters()), CE).losses
+    assert all(abs(a - b) > 1e-3 for a, b in zip(result.losses[1:], distilled[1:]))
+    for got, want in zip(optimizer.grads, expected):
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-7)
+
+
 def test_running_statistics_follow_the_full_config(batch):
     """Sub-networks leave BN running statistics where the full config alone puts them."""
     x, y = batch
