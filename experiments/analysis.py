@@ -14,8 +14,8 @@ from mutualnet_video.budget import row_config
 from .results import FACTORS
 from .stats import best_within, by_seed, mean_std, paired_difference, tally, top1_at
 
-GRID_METHODS = ("mutualnet", "mutualnet_wc", "mutualnet_wt", "sandwich")
-COMPARED = ("sandwich", "mutualnet_wc", "mutualnet_wt")  # MutualNet minus each, per config and budget
+GRID_METHODS = ("mutualnet", "mutualnet_wc", "mutualnet_wt", "mutualnet_labels", "sandwich")
+COMPARED = ("sandwich", "mutualnet_wc", "mutualnet_wt", "mutualnet_labels")  # MutualNet minus each, per config and budget
 
 
 def of(results: Sequence[Dict], method: str, config: Optional[str] = None) -> List[Dict]:
@@ -186,6 +186,9 @@ def claims(grid: Sequence[Dict], budgets: Sequence[Dict], static: Sequence[Dict]
          "within each budget", budgets, budget_label, versus("mutualnet_wc")),
         ("ablation_wt", "mutualnet_wt", "(ablation) full MutualNet vs width x frames only (crop fixed), best "
          "within each budget", budgets, budget_label, versus("mutualnet_wt")),
+        ("ablation_labels", "mutualnet_labels", "(ablation) full MutualNet vs the same sampling with every "
+         "sub-network trained on the labels (no in-place distillation), per grid config", grid,
+         lambda r: r["config"], versus("mutualnet_labels")),
     ]
     found = []
     for key, other, name, rows, label, diff in specs:

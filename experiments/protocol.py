@@ -6,6 +6,8 @@ Methods (all from the same base config, the same optimizer steps and data):
 - ``mutualnet``: width x crop x frames with in-place distillation;
 - ``mutualnet_wc``: ablation, width x crop only (MUTUALNET.NUM_FRAMES_LIST = [full frames]);
 - ``mutualnet_wt``: ablation, width x frames only (MUTUALNET.CROP_SIZES = [full crop]);
+- ``mutualnet_labels``: ablation, width x crop x frames with every sub-network learning from the labels
+  instead of the full config's prediction (MUTUALNET.INPLACE_DISTILL False);
 - ``sandwich``: width only (US-Nets), every sub-network at the full input;
 - ``static``: a plain network trained at exactly one grid config (default: the cheapest and the full).
 
@@ -21,12 +23,13 @@ from typing import Dict, List, Optional, Sequence
 from mutualnet_video.budget import SubnetSpace
 from mutualnet_video.config import SubnetConfig
 
-METHODS = ("mutualnet", "mutualnet_wc", "mutualnet_wt", "sandwich", "static")
+METHODS = ("mutualnet", "mutualnet_wc", "mutualnet_wt", "mutualnet_labels", "sandwich", "static")
 SWEPT = ("mutualnet", "sandwich", "static")
 LR_FROM = {"mutualnet": "mutualnet", "mutualnet_wc": "mutualnet", "mutualnet_wt": "mutualnet",
-           "sandwich": "sandwich", "static": "static"}
+           "mutualnet_labels": "mutualnet", "sandwich": "sandwich", "static": "static"}
 LABELS = {"mutualnet": "MutualNet (width x crop x frames)", "mutualnet_wc": "MutualNet, width x crop only",
-          "mutualnet_wt": "MutualNet, width x frames only", "sandwich": "Sandwich, width only (US-Nets)",
+          "mutualnet_wt": "MutualNet, width x frames only",
+          "mutualnet_labels": "MutualNet, sub-networks on labels (no distillation)", "sandwich": "Sandwich, width only (US-Nets)",
           "static": "static (trained alone)"}
 SWEEP_SEED = 0
 
@@ -158,6 +161,8 @@ def method_opts(reference, run: Run) -> List[str]:
         opts += ["MUTUALNET.NUM_FRAMES_LIST", f"[{full.frames}]"]
     elif run.method == "mutualnet_wt":
         opts += ["MUTUALNET.CROP_SIZES", f"[{full.crop}]"]
+    elif run.method == "mutualnet_labels":
+        opts += ["MUTUALNET.INPLACE_DISTILL", "False"]
     elif run.method == "static":
         opts += static_opts(reference, run.config)
     return opts

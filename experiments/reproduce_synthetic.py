@@ -3,7 +3,7 @@
 
     python experiments/reproduce_synthetic.py [--seeds 0 1 2 3 4] [--lrs 0.01 0.03 0.1] [--extend 2] [--epochs N] \\
         [--sweep-from SWEEP_JSON] \\
-        [--methods mutualnet mutualnet_wc mutualnet_wt sandwich static] [--out output/reproduce] [--docs docs] \\
+        [--methods mutualnet mutualnet_wc mutualnet_wt mutualnet_labels sandwich static] [--out output/reproduce] [--docs docs] \\
         [--static-configs w0.50-c24-t4,w1.00-c32-t8] [--views 3] [--jobs N] [--threads 1] [--opts KEY VALUE ...]
 
 From ``configs/demo/X3D_DEMO.yaml`` (a tiny X3D on the synthetic object x direction data, made here with
@@ -27,10 +27,10 @@ From ``configs/demo/X3D_DEMO.yaml`` (a tiny X3D on the synthetic object x direct
 3. **Analysis and report**: ``OUT/summary.json`` (every number), ``OUT/sweep.json``, the generated
    section of ``DOCS/RESULTS.md`` and its plots (``experiments/analysis.py``, ``stats.py``, ``report.py``).
 
-Size of the default protocol (5 methods, 2 static configs, 3 rates, 5 seeds): 9 sweep trainings
+Size of the default protocol (6 methods, 2 static configs, 3 rates, 5 seeds): 9 sweep trainings
 (training only; up to ``--extend`` more per swept method, past the end of the grid that was best),
-30 seed runs (6 per seed; 3 of seed 0's are sweep runs, so 27 more trainings with their test grid
-and 3 test grids alone) and 30 val grids: 69 run_net calls and the sweep's extensions.
+35 seed runs (7 per seed; 3 of seed 0's are sweep runs, so 32 more trainings with their test grid
+and 3 test grids alone) and 35 val grids: 79 run_net calls and the sweep's extensions.
 ``--methods`` runs a subset (mutualnet and at least one other); the analysis and report then cover
 what ran.
 
@@ -300,18 +300,26 @@ def adopt_sweep(args: argparse.Namespace, reference, static_config: Optional[Sub
 
 def fix_sweep(out: str, sweep: Dict) -> Dict:
     """Write ``sweep`` to ``OUT/sweep.json`` unless one is there; once written it is fixed: a later
-    invocation must find the same choice, else it stops. The fixed record."""
+    invocation must find the same rate for every method both know, else it stops. A method the fixed
+    record lacks (run now for the first time) is added with its rate. The fixed record."""
     path = os.path.join(out, SWEEP_JSON)
-    if os.path.isfile(path):
-        fixed = read_json(path)
-        if any(fixed.get(key) != sweep[key] for key in ("lr_of_method", "lrs", "extend")):
-            raise SystemExit(f"{path} fixed the learning rates {fixed['lr_of_method']} over {fixed['lrs']} (--extend "
-                             f"{fixed.get('extend', 0)}); the sweep now gives {sweep['lr_of_method']} over {sweep['lrs']} "
-                             f"(--extend {sweep['extend']}): use another --out")
-        return fixed
-    write_json(path, sweep)
-    print(f"sweep: chose {sweep['lr_of_method']} (written to {path})", flush=True)
-    return sweep
+    if not os.path.isfile(path):
+        write_json(path, sweep)
+        print(f"sweep: chose {sweep['lr_of_method']} (written to {path})", flush=True)
+        return sweep
+    fixed = read_json(path)
+    rates, fixed_rates = sweep["lr_of_method"], fixed["lr_of_method"]
+    if any(rates[m] != fixed_rates[m] for m in rates.keys() & fixed_rates.keys()) or \
+            any(fixed.get(key) != sweep[key] for key in ("lrs", "extend")):
+        raise SystemExit(f"{path} fixed the learning rates {fixed_rates} over {fixed['lrs']} (--extend "
+                         f"{fixed.get('extend', 0)}); the sweep now gives {rates} over {sweep['lrs']} "
+                         f"(--extend {sweep['extend']}): use another --out")
+    added = {m: rate for m, rate in rates.items() if m not in fixed_rates}
+    if added:
+        fixed["lr_of_method"] = {**fixed_rates, **added}
+        write_json(path, fixed)
+        print(f"sweep: {path} adds the rates {added}", flush=True)
+    return fixed
 
 
 def share_bn_bank(test_cfg, val_cfg, checkpoint: str) -> None:

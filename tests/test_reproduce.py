@@ -64,7 +64,7 @@ def test_default_protocol_plan():
     assert len(sweep) == 9 and {r.seed for r in sweep} == {0} and {r.config for r in sweep if r.method == "static"} == {full}
     swept = {"mutualnet": {"chosen": 0.1}, "sandwich": {"chosen": 0.2}, "static": {"chosen": 0.05}}
     runs = protocol.seed_runs([0, 1, 2, 3, 4], protocol.lr_of_method(swept), [cheap, full])
-    assert len(runs) == 30  # per seed: mutualnet, its two ablations, sandwich, static x 2
+    assert len(runs) == 35  # per seed: mutualnet, its three ablations, sandwich, static x 2
     assert {r.lr for r in runs if r.method.startswith("mutualnet")} == {0.1}  # the ablations take MutualNet's rate
     assert protocol.lr_of_method(swept, ["mutualnet_wc", "static"]) == {"mutualnet_wc": 0.1, "static": 0.05}
     assert [r.name for r in runs if protocol.reuses_sweep(r, sweep)] == ["mutualnet", "sandwich", f"static_{full}"]
@@ -72,9 +72,25 @@ def test_default_protocol_plan():
     wt = dict(zip(*[iter(protocol.method_opts(cfg, protocol.Run("mutualnet_wt", 1, 0.1)))] * 2))
     assert wc["MUTUALNET.NUM_FRAMES_LIST"] == "[8]" and "MUTUALNET.CROP_SIZES" not in wc
     assert wt["MUTUALNET.CROP_SIZES"] == "[48]" and wt["MUTUALNET.MODE"] == "mutualnet" and wt["SOLVER.BASE_LR"] == "0.1"
+    labels = dict(zip(*[iter(protocol.method_opts(cfg, protocol.Run("mutualnet_labels", 1, 0.1)))] * 2))
+    assert labels["MUTUALNET.INPLACE_DISTILL"] == "False" and labels["MUTUALNET.MODE"] == "mutualnet"
+    assert "MUTUALNET.CROP_SIZES" not in labels and "MUTUALNET.NUM_FRAMES_LIST" not in labels
     assert protocol.swept(["mutualnet_wt", "mutualnet", "sandwich"]) == ["mutualnet", "sandwich"]
     with pytest.raises(SystemExit, match="needs mutualnet"):
         protocol.check_methods(["sandwich", "static"])
+
+
+def test_a_fixed_sweep_refuses_other_rates_and_adds_new_methods(tmp_path):
+    """sweep.json, once written, holds: a method added later gains its rate, a changed rate stops."""
+    first = {"lrs": [0.01, 0.03], "extend": 2, "lr_of_method": {"mutualnet": 0.03, "sandwich": 0.01}}
+    assert driver.fix_sweep(str(tmp_path), first) == first
+    more = {**first, "lr_of_method": {"mutualnet": 0.03, "mutualnet_labels": 0.03}}
+    assert driver.fix_sweep(str(tmp_path), more)["lr_of_method"] == {
+        "mutualnet": 0.03, "sandwich": 0.01, "mutualnet_labels": 0.03}
+    assert json.loads((tmp_path / driver.SWEEP_JSON).read_text())["lr_of_method"]["mutualnet_labels"] == 0.03
+    for changed in ({**first, "lr_of_method": {"mutualnet": 0.1}}, {**first, "extend": 1}):
+        with pytest.raises(SystemExit, match="use another --out"):
+            driver.fix_sweep(str(tmp_path), changed)
 
 
 def test_time_left_is_the_mean_time_of_the_finished_calls_of_each_kind():
