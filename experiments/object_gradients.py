@@ -37,6 +37,7 @@ from mutualnet_video.config import load_config  # noqa: E402
 from mutualnet_video.data.build import build_loader  # noqa: E402
 from mutualnet_video.data.derive import derive_input  # noqa: E402
 from mutualnet_video.engine import ConfigSampler, distillation_loss, label_loss  # noqa: E402
+from mutualnet_video.engine.trainer import seed_everything  # noqa: E402
 from mutualnet_video.models import build_model  # noqa: E402
 from mutualnet_video.models.loading import load_checkpoint  # noqa: E402
 from mutualnet_video.slim import width  # noqa: E402
@@ -117,7 +118,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     cfg = load_config(os.path.join(args.run, "config.yaml"), ["MODEL.DROPOUT_RATE", "0.0", "DATA_LOADER.NUM_WORKERS", "0"])
     groups = factor_index(read_json(os.path.join(cfg.DATA.PATH_TO_DATA_DIR, "classids.json")))
-    torch.manual_seed(cfg.RNG_SEED)
+    seed_everything(cfg.RNG_SEED)  # the same batches on every call
     batches = list(itertools.islice(build_loader(cfg, "train"), args.batches))
     model = build_model(cfg)
     for epoch in args.epochs:
