@@ -33,6 +33,7 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from data_prep.common import read_json  # noqa: E402
+from experiments.results import FACTORS, factor_parts  # noqa: E402
 from mutualnet_video.config import load_config  # noqa: E402
 from mutualnet_video.data.build import build_loader  # noqa: E402
 from mutualnet_video.data.derive import derive_input  # noqa: E402
@@ -43,15 +44,14 @@ from mutualnet_video.models.loading import load_checkpoint  # noqa: E402
 from mutualnet_video.slim import width  # noqa: E402
 from mutualnet_video.utils.checkpoint import checkpoint_path  # noqa: E402
 
-FACTORS = ("object", "direction")  # a class name is "<object>_<direction>"
 LOSSES = ("label", "distill", "sub_labels")
 
 
 def factor_index(class_ids: Dict[str, int]) -> Dict[str, torch.Tensor]:
     """Per factor, ``(K,)``: the index of each class's object (direction) among the sorted objects (directions)."""
     names = sorted(class_ids, key=class_ids.get)
-    parts = [name.split("_") for name in names]
-    if any(len(p) != 2 for p in parts):
+    parts = factor_parts(names)
+    if parts is None:
         raise SystemExit(f"class names must be <object>_<direction> (synthetic data), got {names}")
     out = {}
     for f, factor in enumerate(FACTORS):

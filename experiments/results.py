@@ -83,13 +83,19 @@ def class_names(data_dir: str) -> List[str]:
     return sorted(ids, key=ids.get)
 
 
+def factor_parts(names: Sequence[str]) -> Optional[List[List[str]]]:
+    """Each class name split into its ``FACTORS`` (``<object>_<direction>``); None for other names."""
+    parts = [name.split("_") for name in names]
+    return parts if parts and all(len(p) == len(FACTORS) for p in parts) else None
+
+
 def factor_accuracy(output_dir: str, names: Sequence[str]) -> Dict[str, Dict[str, float]]:
     """Per config of the grid in ``output_dir`` (its ``predictions.json``): the % of videos whose
     predicted class has the true class's object, and its direction (``FACTORS``), for classes named
     ``<object>_<direction>``; {} without predictions or with other class names."""
     predictions = read_predictions(output_dir)
-    parts = [name.split("_") for name in names]
-    if not predictions["labels"] or not parts or any(len(p) != len(FACTORS) for p in parts):
+    parts = factor_parts(names)
+    if not predictions["labels"] or parts is None:
         return {}
     seen = [(i, y) for i, y in enumerate(predictions["labels"]) if y >= 0]
     return {config: {factor: 100.0 * sum(parts[top1[i]][k] == parts[y][k] for i, y in seen) / len(seen)
