@@ -32,8 +32,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from data_prep.common import read_json  # noqa: E402
-from experiments.results import FACTORS, factor_parts  # noqa: E402
+from experiments.results import FACTORS, class_names, factor_parts  # noqa: E402
 from mutualnet_video.config import load_config  # noqa: E402
 from mutualnet_video.data.build import build_loader  # noqa: E402
 from mutualnet_video.data.derive import derive_input  # noqa: E402
@@ -47,9 +46,9 @@ from mutualnet_video.utils.checkpoint import checkpoint_path  # noqa: E402
 LOSSES = ("label", "distill", "sub_labels")
 
 
-def factor_index(class_ids: Dict[str, int]) -> Dict[str, torch.Tensor]:
-    """Per factor, ``(K,)``: the index of each class's object (direction) among the sorted objects (directions)."""
-    names = sorted(class_ids, key=class_ids.get)
+def factor_index(names: Sequence[str]) -> Dict[str, torch.Tensor]:
+    """Per factor, ``(K,)``: the index of each class's object (direction) among the sorted objects
+    (directions); ``names``: the class names in label order."""
     parts = factor_parts(names)
     if parts is None:
         raise SystemExit(f"class names must be <object>_<direction> (synthetic data), got {names}")
@@ -117,7 +116,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     cfg = load_config(os.path.join(args.run, "config.yaml"), ["MODEL.DROPOUT_RATE", "0.0", "DATA_LOADER.NUM_WORKERS", "0"])
-    groups = factor_index(read_json(os.path.join(cfg.DATA.PATH_TO_DATA_DIR, "classids.json")))
+    groups = factor_index(class_names(cfg.DATA.PATH_TO_DATA_DIR))
     seed_everything(cfg.RNG_SEED)  # the same batches on every call
     batches = list(itertools.islice(build_loader(cfg, "train"), args.batches))
     model = build_model(cfg)

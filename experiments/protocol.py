@@ -29,8 +29,8 @@ LR_FROM = {"mutualnet": "mutualnet", "mutualnet_wc": "mutualnet", "mutualnet_wt"
            "mutualnet_labels": "mutualnet", "sandwich": "sandwich", "static": "static"}
 LABELS = {"mutualnet": "MutualNet (width x crop x frames)", "mutualnet_wc": "MutualNet, width x crop only",
           "mutualnet_wt": "MutualNet, width x frames only",
-          "mutualnet_labels": "MutualNet, sub-networks on labels (no distillation)", "sandwich": "Sandwich, width only (US-Nets)",
-          "static": "static (trained alone)"}
+          "mutualnet_labels": "MutualNet, sub-networks on labels (no distillation)",
+          "sandwich": "Sandwich, width only (US-Nets)", "static": "static (trained alone)"}
 SWEEP_SEED = 0
 
 

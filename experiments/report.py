@@ -258,7 +258,8 @@ def render(summary: Dict) -> str:
     out += ["### (2) MutualNet vs sandwich and the ablations, per grid config (test top-1)", "",
             "Sandwich trains every width at the full crop and frames only, the width x crop and width x frames "
             "ablations one input axis only, and the labels ablation samples like MutualNet but trains every "
-            "sub-network on the labels instead of the full config's prediction; the configs a method never trained on are still evaluated (BN re-calibrated), as it would be deployed.",
+            "sub-network on the labels instead of the full config's prediction; the configs a method never "
+            "trained on are still evaluated (BN re-calibrated), as it would be deployed.",
             "", *_grid_header(["config", "GFLOPs"], methods, others)]
     out += [f"| {r['config']} | {r['gflops']:.5f} | " + _grid_cells(r, methods, others) for r in a["grid"]]
     out += ["", "Best config within each budget (chosen on val, test top-1)", "",

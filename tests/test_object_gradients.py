@@ -13,7 +13,7 @@ from mutualnet_video.utils.checkpoint import checkpoint_path, save_checkpoint
 
 
 def test_factor_groups_and_their_probabilities():
-    groups = object_gradients.factor_index({"disc_left": 0, "disc_up": 1, "cross_left": 2, "cross_up": 3})
+    groups = object_gradients.factor_index(["disc_left", "disc_up", "cross_left", "cross_up"])
     assert groups["object"].tolist() == [1, 1, 0, 0]  # cross < disc
     assert groups["direction"].tolist() == [0, 1, 0, 1]
     logits = torch.tensor([[0.0, 0.0, 0.0, 0.0], [2.0, 0.0, 0.0, -1.0]])
@@ -21,7 +21,7 @@ def test_factor_groups_and_their_probabilities():
     assert probs[0].tolist() == pytest.approx([0.5, 0.5])
     torch.testing.assert_close(probs[1, 1], torch.softmax(logits[1], -1)[:2].sum())
     with pytest.raises(SystemExit, match="<object>_<direction>"):
-        object_gradients.factor_index({"a": 0, "b_c": 1})
+        object_gradients.factor_index(["a", "b_c"])
 
 
 def test_sub_networks_equal_to_the_full_config(tmp_path, capsys):
